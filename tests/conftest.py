@@ -1,0 +1,62 @@
+"""Shared fixtures: tiny generated datasets and tiny models so the suite stays fast."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from pathlib import Path  # noqa: E402
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+TINY_SIZE = 32
+TINY_WIDTH = 1 / 16
+
+
+def synthetic_face(rng: np.random.Generator, masked: bool, size: int = 48) -> np.ndarray:
+    """A smooth random 'photo' (distinct perceptual hash) with a flat blue band when masked."""
+    coarse = rng.integers(0, 256, (4, 4, 3)).astype(np.uint8)
+    image = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC)
+    if masked:
+        image[size * 3 // 5:, size // 6: size * 5 // 6] = (30, 90, 200)
+    return image
+
+
+def make_dataset(root: Path, photos_per_class: int = 12, seed: int = 0) -> Path:
+    """Write a dataset with leak traps: `x copy.jpg` copies and mirror images under other names."""
+    rng = np.random.default_rng(seed)
+    for folder, masked in (("with_mask", True), ("without_mask", False)):
+        class_dir = root / folder
+        class_dir.mkdir(parents=True)
+        for i in range(photos_per_class):
+            image = synthetic_face(rng, masked)
+            Image.fromarray(image).save(class_dir / f"photo{i}.jpg", quality=95)
+            if i % 3 == 0:
+                Image.fromarray(image).save(class_dir / f"photo{i} copy.jpg", quality=90)
+                Image.fromarray(image).save(class_dir / f"photo{i} copy 2.png")
+            if i % 4 == 1:
+                Image.fromarray(image[:, ::-1]).save(class_dir / f"mirror_{i}.jpg", quality=95)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    return make_dataset(tmp_path_factory.mktemp("dataset"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    from maskdet.model import build_model
+
+    return build_model(TINY_SIZE, TINY_WIDTH)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_file(tmp_path_factory, tiny_model) -> Path:
+    from maskdet.model import save_model
+
+    return save_model(tiny_model, tmp_path_factory.mktemp("model") / "tiny.keras")

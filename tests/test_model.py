@@ -1,0 +1,89 @@
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+
+from maskdet.config import CLASS_NAMES, LAST_CONV_LAYER, LOGITS_LAYER
+from maskdet.model import (
+    ModelFileError, WeightsUnavailableError, build_model, load_model, model_info, save_model,
+    set_temperature,
+)
+from tests.conftest import TINY_SIZE, TINY_WIDTH
+
+
+def test_label_order_is_explicit():
+    assert CLASS_NAMES == ("no_mask", "mask")
+
+
+def test_graph_is_flat_with_reachable_conv_and_logits(tiny_model):
+    assert not any(isinstance(layer, keras.Model) for layer in tiny_model.layers)
+    assert tiny_model.get_layer(LAST_CONV_LAYER).filters == round(512 * TINY_WIDTH)
+    assert tiny_model.get_layer(LOGITS_LAYER).units == 2
+    probs = tiny_model.predict(np.zeros((1, TINY_SIZE, TINY_SIZE, 3)), verbose=0)
+    assert probs.shape == (1, 2) and np.isclose(probs.sum(), 1.0)
+
+
+def test_preprocessing_matches_keras_vgg16(tiny_model):
+    images = np.random.default_rng(0).uniform(0, 255, (2, TINY_SIZE, TINY_SIZE, 3)).astype("float32")
+    inner = keras.Model(tiny_model.input, tiny_model.get_layer("vgg16_preprocess").output)
+    expected = keras.applications.vgg16.preprocess_input(images.copy())
+    np.testing.assert_allclose(inner.predict(images, verbose=0), expected, atol=1e-4)
+
+
+def test_save_load_round_trip_keeps_config_and_outputs(tmp_path):
+    model = build_model(TINY_SIZE, TINY_WIDTH)
+    set_temperature(model, 1.7)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(np.zeros((2, TINY_SIZE, TINY_SIZE, 3)), np.array([0, 1]), verbose=0)
+    path = save_model(model, tmp_path / "m.keras")
+    loaded = load_model(path)
+    info = model_info(loaded)
+    assert (info.input_size, info.width, info.class_names) == (TINY_SIZE, TINY_WIDTH, CLASS_NAMES)
+    assert info.temperature == pytest.approx(1.7) and info.weights_origin == "none"
+    images = np.random.default_rng(1).uniform(0, 255, (3, TINY_SIZE, TINY_SIZE, 3))
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
+    with zipfile.ZipFile(path) as archive:
+        assert not any("optimizer" in name for name in archive.namelist())
+
+
+def test_local_weights_file_is_loaded(tmp_path):
+    reference = keras.applications.VGG16(include_top=False, weights=None, input_shape=(TINY_SIZE, TINY_SIZE, 3))
+    weights_file = tmp_path / "vgg16_notop.weights.h5"
+    reference.save_weights(weights_file)
+    model = build_model(TINY_SIZE, 1.0, weights=weights_file)
+    np.testing.assert_array_equal(
+        model.get_layer("block4_conv2").get_weights()[0], reference.get_layer("block4_conv2").get_weights()[0]
+    )
+    assert model_info(model).weights_origin == "file:vgg16_notop.weights.h5"
+    assert not any(isinstance(layer, keras.Model) for layer in model.layers)
+
+
+def test_imagenet_download_failure_names_both_alternatives(monkeypatch):
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure: no network")
+
+    monkeypatch.setattr(keras.utils, "get_file", offline)
+    monkeypatch.setattr("keras.src.applications.vgg16.file_utils.get_file", offline)
+    with pytest.raises(WeightsUnavailableError, match="--weights PATH.*--weights none"):
+        build_model(TINY_SIZE, 1.0, weights="imagenet")
+
+
+def test_missing_weights_file_and_pretrained_narrow_width_are_refused(tmp_path):
+    with pytest.raises(WeightsUnavailableError, match="not found"):
+        build_model(TINY_SIZE, 1.0, weights=tmp_path / "nope.h5")
+    with pytest.raises(ValueError, match="width 1.0"):
+        build_model(TINY_SIZE, 0.5, weights="imagenet")
+
+
+def test_bad_model_files_give_clear_errors(tmp_path, tiny_model_file):
+    with pytest.raises(ModelFileError, match="not found"):
+        load_model(tmp_path / "missing.keras")
+    truncated = tmp_path / "truncated.keras"
+    truncated.write_bytes(tiny_model_file.read_bytes()[:2000])
+    with pytest.raises(ModelFileError, match="truncated.keras"):
+        load_model(truncated)
+    foreign = tmp_path / "foreign.keras"
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save(foreign)
+    with pytest.raises(ModelFileError, match="not a maskdet model"):
+        load_model(foreign)

@@ -1,0 +1,80 @@
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from maskdet import evaluate, train
+from maskdet.model import load_model, model_info
+from tests.conftest import TINY_SIZE, TINY_WIDTH
+
+TINY_ARGS = ["--input-size", str(TINY_SIZE), "--width", str(TINY_WIDTH), "--batch-size", "8"]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tiny_dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    code = train.main(["--data", str(tiny_dataset), "--out", str(out), "--weights", "none", "--epochs", "2", *TINY_ARGS])
+    assert code == 0
+    return out
+
+
+def test_training_writes_every_artifact(trained_run):
+    for name in ("model.keras", "best.keras", "checkpoint.keras", "metrics.json", "split.csv",
+                 "history.csv", "training_curves.png", "evaluation/confusion_test.png",
+                 "evaluation/roc_test.png", "evaluation/reliability_test.png", "evaluation/misclassified_test.png"):
+        assert (trained_run / name).is_file(), name
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert metrics["test"]["split"] == "test" and metrics["epochs_run"] == 2
+    assert metrics["test"]["n_images"] == metrics["data"]["test"]["mask"] + metrics["data"]["test"]["no_mask"]
+    assert set(metrics["test"]["per_class"]) == {"no_mask", "mask"}
+    assert model_info(load_model(trained_run / "model.keras")).input_size == TINY_SIZE
+
+
+def test_evaluate_cli_reproduces_training_metrics(trained_run, tiny_dataset, capsys):
+    code = evaluate.main(["--model", str(trained_run / "model.keras"), "--data", str(tiny_dataset)])
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out)
+    recorded = json.loads((trained_run / "metrics.json").read_text())["test"]
+    assert printed["accuracy"] == pytest.approx(recorded["accuracy"])
+    assert printed["confusion_matrix"] == recorded["confusion_matrix"]
+
+
+def test_resume_continues_from_checkpoint(trained_run, tiny_dataset):
+    code = train.main(["--data", str(tiny_dataset), "--out", str(trained_run), "--weights", "none",
+                       "--epochs", "3", "--resume", *TINY_ARGS])
+    assert code == 0
+    assert json.loads((trained_run / "state.json").read_text())["next_epoch"] == 3
+    assert json.loads((trained_run / "metrics.json").read_text())["epochs_run"] == 3
+
+
+def test_pretrained_recipe_with_local_weights(tiny_dataset, tmp_path):
+    reference = keras.applications.VGG16(include_top=False, weights=None, input_shape=(TINY_SIZE, TINY_SIZE, 3))
+    weights_file = tmp_path / "vgg16.weights.h5"
+    reference.save_weights(weights_file)
+    out = tmp_path / "run"
+    code = train.main(["--data", str(tiny_dataset), "--out", str(out), "--weights", str(weights_file),
+                       "--input-size", str(TINY_SIZE), "--epochs", "1", "--head-epochs", "1", "--batch-size", "8"])
+    assert code == 0
+    model = load_model(out / "model.keras")
+    assert model_info(model).weights_origin == "file:vgg16.weights.h5"
+    np.testing.assert_array_equal(  # blocks 1-4 stay frozen during fine-tuning
+        model.get_layer("block1_conv1").get_weights()[0], reference.get_layer("block1_conv1").get_weights()[0]
+    )
+
+
+@pytest.mark.parametrize("layout", ["missing", "one_class", "empty"])
+def test_cli_errors_on_bad_folders(tmp_path, capsys, layout):
+    root = tmp_path / "data"
+    if layout != "missing":
+        (root / "with_mask").mkdir(parents=True)
+    if layout == "empty":
+        (root / "without_mask").mkdir()
+    code = train.main(["--data", str(root), "--out", str(tmp_path / "out"), "--weights", "none", *TINY_ARGS])
+    assert code == 2
+    assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_evaluate_cli_errors_on_missing_model(tmp_path, capsys):
+    assert evaluate.main(["--model", str(tmp_path / "none.keras"), "--data", str(tmp_path)]) == 2
+    assert "model file not found" in capsys.readouterr().err
