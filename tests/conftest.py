@@ -60,3 +60,25 @@ def tiny_model_file(tmp_path_factory, tiny_model) -> Path:
     from maskdet.model import save_model
 
     return save_model(tiny_model, tmp_path_factory.mktemp("model") / "tiny.keras")
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO_ROOT / "examples"
+SHARED_YUNET = REPO_ROOT.parent / "shared" / "models" / "face_detection_yunet_2026may.onnx"
+
+
+@pytest.fixture(scope="session")
+def yunet_file() -> Path:
+    """The YuNet file stand-in from ../shared (the connected-machine path downloads it)."""
+    if not SHARED_YUNET.is_file():
+        pytest.skip(f"YuNet model not available at {SHARED_YUNET}")
+    return SHARED_YUNET
+
+
+@pytest.fixture(scope="session")
+def predictor(tiny_model_file, yunet_file):
+    from maskdet.inference import Predictor
+
+    loaded = Predictor(tiny_model_file, yunet_file)
+    loaded.warm_up()
+    return loaded

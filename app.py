@@ -1,0 +1,134 @@
+"""maskdet web app: upload a photo or take a webcam snapshot; every face is boxed as mask / no mask
+with its confidence and explained by a Grad-CAM heatmap.
+
+    python app.py        # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT override)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import gradio as gr
+
+from maskdet.faces import DEFAULT_THRESHOLD
+from maskdet.images import ImageError
+from maskdet.inference import Prediction, Predictor
+from maskdet.model import ModelFileError
+
+HERE = Path(__file__).resolve().parent
+EXAMPLES_DIR = HERE / "examples"
+METRICS_FILE = HERE / "models" / "metrics.json"
+MAX_FILE_SIZE = "10mb"
+CONCURRENCY_LIMIT = 2
+"""Requests computed at once: one per core of a 2-vCPU machine (a free Space)."""
+QUEUE_SIZE = 32
+"""Requests waiting beyond this get a 'queue full' answer instead of hanging."""
+
+
+def load_predictor() -> Predictor:
+    """Load and warm up the model once per process; a bad model file stops start-up with its name."""
+    try:
+        predictor = Predictor()
+    except ModelFileError as err:
+        raise SystemExit(f"error: {err}") from None
+    predictor.warm_up()
+    if predictor.detector_problem:
+        print(f"warning: {predictor.detector_problem}; whole images will be classified", file=sys.stderr)
+    return predictor
+
+
+def face_confidences(prediction: Prediction) -> dict[str, float]:
+    """Label-component value: mask/no-mask for one face, the top label per face for several."""
+    if len(prediction.faces) == 1:
+        p = prediction.faces[0].prob_mask
+        return {"mask": p, "no mask": 1.0 - p}
+    return {f"face {i}: {face.caption().rsplit(' ', 1)[0]}": face.confidence
+            for i, face in enumerate(prediction.faces, start=1)}
+
+
+def summary_markdown(prediction: Prediction) -> str:
+    lines = [f"**{prediction.headline()}**"] + [f"- {note}" for note in prediction.notes]
+    return "\n".join(lines)
+
+
+def about_markdown(metrics_file: Path = METRICS_FILE) -> str:
+    """What the model is and its held-out test metrics, read from models/metrics.json."""
+    try:
+        metrics = json.loads(metrics_file.read_text())
+    except (OSError, ValueError):
+        return "Model metrics are not available (models/metrics.json is missing)."
+    test, info = metrics["test"], metrics["model_info"]
+    recall = test["per_class"]
+    return (
+        f"VGG16-topology classifier (width {info['width']:g}, {info['input_size']} px, weights: "
+        f"{info['weights_origin']}), classes `no_mask` (0) and `mask` (1). On {test['n_images']} held-out "
+        f"test images (grouped split, no copies of training photos): accuracy **{test['accuracy']:.1%}**, "
+        f"recall mask {recall['mask']['recall']:.1%} / no mask {recall['no_mask']['recall']:.1%}, "
+        f"ROC AUC {test['roc_auc']:.3f}, calibration error (ECE) {test['ece']:.1%}. "
+        "Faces are found with OpenCV's YuNet detector; heatmaps are Grad-CAM on `block5_conv3`. "
+        "See models/MODEL_CARD.md for data, recipe and limits."
+    )
+
+
+def build_demo(predictor: Predictor) -> gr.Blocks:
+    """The Blocks UI; `analyse` is also the named API endpoint `/predict`."""
+
+    def analyse(image_path: Optional[str], threshold: float = DEFAULT_THRESHOLD,
+                opacity: float = 0.45, show_cam: bool = True):
+        if not image_path:
+            raise gr.Error("Upload a photo, paste one, or take a webcam snapshot first.")
+        try:
+            prediction = predictor.predict(image_path, threshold, explain=show_cam)
+        except ImageError as err:
+            raise gr.Error(f"Could not read that image: {err}") from None
+        for note in prediction.notes:
+            gr.Warning(note)
+        return (prediction.annotated(), face_confidences(prediction), prediction.overlays(opacity),
+                summary_markdown(prediction), prediction.summary())
+
+    def analyse_if_present(image_path: Optional[str], *settings):
+        """Runs on upload / snapshot / paste; clearing the image just leaves the outputs as they are."""
+        return analyse(image_path, *settings) if image_path else gr.skip()
+
+    with gr.Blocks(title="maskdet: face-mask detection", delete_cache=(900, 1800)) as demo:
+        gr.Markdown("# maskdet\nFinds every face, says **mask** or **no mask** with a confidence, "
+                    "and shows what the network looked at (Grad-CAM).")
+        with gr.Row():
+            with gr.Column():
+                image = gr.Image(type="filepath", sources=["upload", "webcam", "clipboard"], label="Photo")
+                with gr.Accordion("Settings", open=False):
+                    threshold = gr.Slider(0.3, 0.95, value=DEFAULT_THRESHOLD, step=0.05,
+                                          label="Face detection threshold")
+                    opacity = gr.Slider(0.0, 1.0, value=0.45, step=0.05, label="Heatmap opacity")
+                    show_cam = gr.Checkbox(value=True, label="Grad-CAM heatmaps")
+                button = gr.Button("Detect masks", variant="primary")
+            with gr.Column():
+                annotated = gr.Image(label="Result", type="numpy", interactive=False, elem_id="result-image")
+                summary = gr.Markdown(elem_id="summary")
+                labels = gr.Label(label="Confidence", num_top_classes=8, elem_id="labels")
+        heatmaps = gr.Gallery(label="Grad-CAM per face", columns=6, height="auto", elem_id="heatmaps")
+        details = gr.JSON(label="JSON summary")
+        inputs, outputs = [image, threshold, opacity, show_cam], [annotated, labels, heatmaps, summary, details]
+        examples = sorted(str(p) for p in EXAMPLES_DIR.glob("*.jpg"))
+        if examples:
+            gr.Examples(examples, inputs=[image], outputs=outputs, fn=analyse, cache_examples=True,
+                        cache_mode="lazy", label="Examples")
+        with gr.Accordion("About the model", open=False):
+            gr.Markdown(about_markdown())
+        button.click(analyse, inputs, outputs, api_name="predict")
+        image.input(analyse_if_present, inputs, outputs, api_visibility="private")
+    return demo
+
+
+demo = build_demo(load_predictor())
+
+if __name__ == "__main__":
+    demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_SIZE).launch(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        max_file_size=MAX_FILE_SIZE,
+        show_error=True,
+    )

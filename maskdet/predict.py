@@ -1,0 +1,106 @@
+"""Classify every face in images or folders from the command line.
+
+    python -m maskdet.predict PATH... [--json] [--out DIR] [--no-cam] [--whole-image]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Iterable, Optional
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from maskdet.config import IMAGE_EXTENSIONS
+from maskdet.faces import DEFAULT_THRESHOLD
+from maskdet.images import ImageError
+from maskdet.inference import Prediction, Predictor
+from maskdet.model import ModelFileError
+
+
+def expand_inputs(paths: Iterable[Path]) -> list[Path]:
+    """Files as given (whatever their extension) plus image files found inside folders."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        else:
+            files.append(path)
+    return files
+
+
+def save_outputs(prediction: Prediction, source: Path, out_dir: Path, index: int) -> None:
+    """Write the annotated image and one Grad-CAM overlay per face, prefixed to stay unique."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{index:04d}_{source.stem}"
+    _write_rgb(out_dir / f"{stem}_annotated.jpg", prediction.annotated())
+    for face_number, (overlay, _) in enumerate(prediction.overlays(), start=1):
+        _write_rgb(out_dir / f"{stem}_face{face_number}_gradcam.jpg", overlay)
+
+
+def _write_rgb(path: Path, image: np.ndarray) -> None:
+    ok, encoded = cv2.imencode(path.suffix, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError(f"could not encode {path}")
+    path.write_bytes(encoded.tobytes())
+
+
+def run(predictor: Predictor, files: list[Path], args: argparse.Namespace) -> list[dict]:
+    """One record per file; a bad file gets an `error` and the run goes on."""
+    records = []
+    for index, path in enumerate(tqdm(files, disable=len(files) < 2, unit="image", file=sys.stderr)):
+        record: dict = {"file": str(path), "faces": [], "whole_image": False, "error": None}
+        try:
+            prediction = predictor.predict(path, args.threshold, explain=not args.no_cam,
+                                           whole_image=args.whole_image)
+            record.update(faces=prediction.summary()["faces"], whole_image=prediction.whole_image)
+            if args.out:
+                save_outputs(prediction, path, args.out, index)
+            if not args.json:
+                tqdm.write(f"{path}: {prediction.headline()}", file=sys.stdout)
+        except (ImageError, OSError) as err:
+            record["error"] = str(err)
+            if not args.json:
+                tqdm.write(f"{path}: error: {err}", file=sys.stderr)
+        records.append(record)
+    return records
+
+
+def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m maskdet.predict", description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="+", type=Path, help="image files or folders")
+    parser.add_argument("--json", action="store_true", help="print one JSON array to stdout")
+    parser.add_argument("--out", type=Path, help="write annotated images and heatmaps here")
+    parser.add_argument("--no-cam", action="store_true", help="skip Grad-CAM (faster)")
+    parser.add_argument("--whole-image", action="store_true", help="no detection: each image is one face")
+    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="face detection score")
+    parser.add_argument("--model", type=Path, help="a .keras model (default: the shipped model)")
+    parser.add_argument("--detector", type=Path, help="YuNet .onnx file (default: see README)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = parse_args(argv)
+    files = expand_inputs(args.paths)
+    if not files:
+        print("error: no image files found in the given paths", file=sys.stderr)
+        return 2
+    try:
+        predictor = Predictor(args.model, args.detector, use_detector=not args.whole_image)
+    except ModelFileError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if predictor.detector_problem and not args.whole_image:
+        print(f"warning: {predictor.detector_problem}; classifying whole images", file=sys.stderr)
+    records = run(predictor, files, args)
+    if args.json:
+        print(json.dumps(records, indent=2))
+    return 1 if all(record["error"] for record in records) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

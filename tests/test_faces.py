@@ -1,0 +1,91 @@
+import urllib.request
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from maskdet import faces
+from maskdet.faces import (
+    DetectorUnavailableError, FaceDetector, resolve_detector_file, square_crop_box, whole_image_face,
+)
+from tests.conftest import EXAMPLES
+
+
+def test_face_free_image_gives_no_boxes(yunet_file):
+    detector = FaceDetector.load(yunet_file)
+    gradient = np.tile(np.linspace(0, 255, 640, dtype=np.uint8)[None, :, None], (480, 1, 3))
+    assert detector.detect(gradient) == []
+    assert detector.detect(np.asarray(Image.open(EXAMPLES / "cat_no_face.jpg").convert("RGB"))) == []
+
+
+def test_faces_pasted_on_a_canvas_are_found_where_they_are(yunet_file):
+    face = Image.open(EXAMPLES / "astronaut_no_mask.jpg").convert("RGB").resize((256, 256))
+    canvas = Image.new("RGB", (1400, 700), (90, 110, 90))
+    positions = [(80, 60), (700, 380)]
+    for position in positions:
+        canvas.paste(face, position)
+    found = FaceDetector.load(yunet_file).detect(np.asarray(canvas))
+    assert len(found) == 2
+    for face_box in found:
+        centre = ((face_box.box[0] + face_box.box[2]) / 2, (face_box.box[1] + face_box.box[3]) / 2)
+        assert any(x <= centre[0] <= x + 256 and y <= centre[1] <= y + 256 for x, y in positions)
+        assert face_box.score >= 0.6
+
+
+def test_huge_image_boxes_map_back_to_full_resolution(yunet_file):
+    face = Image.open(EXAMPLES / "astronaut_no_mask.jpg").convert("RGB")
+    canvas = Image.new("RGB", (3000, 2000), (200, 200, 200))
+    canvas.paste(face, (2000, 1200))
+    (found,) = FaceDetector.load(yunet_file).detect(np.asarray(canvas))
+    assert 2000 <= found.box[0] < found.box[2] <= 2512 and 1200 <= found.box[1] < found.box[3] <= 1712
+
+
+def test_square_crop_box_is_enlarged_and_clipped():
+    assert square_crop_box((40, 40, 60, 80), 200, 200) == (20, 30, 80, 90)
+    assert square_crop_box((0, 0, 50, 50), 60, 60) == (0, 0, 60, 60)
+    assert whole_image_face(np.zeros((10, 20, 3))).box == (0, 0, 20, 10)
+
+
+def test_explicit_path_env_and_cache_resolution(yunet_file, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv(faces.YUNET_ENV, raising=False)
+    assert resolve_detector_file(yunet_file) == yunet_file
+    monkeypatch.setenv(faces.YUNET_ENV, str(yunet_file))
+    assert resolve_detector_file() == yunet_file
+    monkeypatch.setenv(faces.YUNET_ENV, str(tmp_path / "missing.onnx"))
+    with pytest.raises(DetectorUnavailableError, match="not found"):
+        resolve_detector_file()
+
+
+def test_download_is_verified_before_use(yunet_file, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv(faces.YUNET_ENV, raising=False)
+    cached = tmp_path / "cache" / "maskdet" / faces.YUNET_FILE
+
+    def tampered(url, filename):
+        open(filename, "wb").write(b"not the model")
+
+    monkeypatch.setattr(urllib.request, "urlretrieve", tampered)
+    with pytest.raises(DetectorUnavailableError, match="SHA-256"):
+        resolve_detector_file()
+    assert list(cached.parent.iterdir()) == []  # nothing half-written is left behind
+
+    def offline(url, filename):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(urllib.request, "urlretrieve", offline)
+    with pytest.raises(DetectorUnavailableError, match="MASKDET_YUNET_PATH"):
+        resolve_detector_file()
+
+    def genuine(url, filename):
+        open(filename, "wb").write(yunet_file.read_bytes())
+
+    monkeypatch.setattr(urllib.request, "urlretrieve", genuine)
+    assert resolve_detector_file() == cached and cached.read_bytes() == yunet_file.read_bytes()
+
+
+def test_tampered_local_file_is_refused(yunet_file, tmp_path):
+    bad = tmp_path / "yunet.onnx"
+    bad.write_bytes(yunet_file.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(DetectorUnavailableError, match="yunet.onnx.*SHA-256"):
+        FaceDetector.load(bad)

@@ -1,0 +1,78 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from maskdet.config import LAST_CONV_LAYER, LOGITS_LAYER
+from maskdet.gradcam import GradCam
+from maskdet.model import ClassProbabilities
+from tests.conftest import TINY_SIZE
+
+
+def evidence_model() -> keras.Model:
+    """A hand-wired model whose only evidence for 'mask' is red light: its conv map is
+    relu(R - 128), so Grad-CAM must light up exactly where the red patch is."""
+    inputs = keras.Input((TINY_SIZE, TINY_SIZE, 3))
+    first = keras.layers.Conv2D(3, 1, name="block1_conv1", trainable=False)
+    x = first(inputs)
+    first.set_weights([np.eye(3, dtype="float32")[None, None], np.zeros(3, "float32")])
+    conv = keras.layers.Conv2D(1, 1, activation="relu", name=LAST_CONV_LAYER)
+    x = conv(x)
+    conv.set_weights([np.array([1.0, 0.0, 0.0], "float32").reshape(1, 1, 3, 1), np.array([-128.0], "float32")])
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    dense = keras.layers.Dense(2, name=LOGITS_LAYER)
+    logits = dense(x)
+    dense.set_weights([np.array([[-1.0, 1.0]], "float32"), np.array([2.0, 0.0], "float32")])
+    return keras.Model(inputs, ClassProbabilities(name="probs")(logits))
+
+
+def test_heatmap_peaks_on_the_evidence():
+    image = np.zeros((1, TINY_SIZE, TINY_SIZE, 3), "float32")
+    image[0, 2:10, 20:30, 0] = 255.0
+    probs, cams = GradCam(evidence_model()).explain(image)
+    assert probs[0].argmax() == 1
+    row, col = np.unravel_index(cams[0].argmax(), cams[0].shape)
+    assert 2 <= row < 10 and 20 <= col < 30
+    assert cams[0].max() == pytest.approx(1.0, abs=1e-4)
+    assert cams[0][20:, :10].max() == 0.0
+
+
+def test_constant_image_gives_finite_zero_map():
+    probs, cams = GradCam(evidence_model()).explain(np.full((2, TINY_SIZE, TINY_SIZE, 3), 40.0, "float32"))
+    assert np.isfinite(cams).all() and np.isfinite(probs).all()
+    assert cams.max() == 0.0
+
+
+def test_matches_the_textbook_two_pass_grad_cam(tiny_model):
+    images = np.random.default_rng(0).uniform(0, 255, (3, TINY_SIZE, TINY_SIZE, 3)).astype("float32")
+    probs, cams = GradCam(tiny_model).explain(images)
+    grad_model = keras.Model(tiny_model.input,
+                             [tiny_model.get_layer(LAST_CONV_LAYER).output, tiny_model.get_layer(LOGITS_LAYER).output])
+    for i in range(len(images)):
+        with tf.GradientTape() as tape:
+            conv, logits = grad_model(images[i:i + 1])
+            score = logits[0, int(tf.argmax(logits[0]))]
+        grads = tape.gradient(score, conv)[0]
+        expected = tf.nn.relu(tf.reduce_sum(tf.reduce_mean(grads, axis=(0, 1)) * conv[0], axis=-1)).numpy()
+        expected = expected / (expected.max() + 1e-8)
+        np.testing.assert_allclose(cams[i], expected, atol=1e-4)
+    np.testing.assert_allclose(probs, tiny_model.predict(images, verbose=0), atol=1e-5)
+
+
+def test_no_retracing_across_batch_sizes(tiny_model):
+    engine = GradCam(tiny_model)
+    for size in (1, 3, 8, 2, 5):
+        engine.explain(np.zeros((size, TINY_SIZE, TINY_SIZE, 3), "float32"))
+        engine.predict(np.zeros((size, TINY_SIZE, TINY_SIZE, 3), "float32"))
+    assert engine.trace_count() == 2
+
+
+def test_temperature_is_applied(tiny_model_file):
+    from maskdet.model import load_model, set_temperature
+
+    model = load_model(tiny_model_file)
+    images = np.random.default_rng(2).uniform(0, 255, (4, TINY_SIZE, TINY_SIZE, 3)).astype("float32")
+    logits = keras.Model(model.input, model.get_layer(LOGITS_LAYER).output).predict(images, verbose=0)
+    set_temperature(model, 2.5)
+    expected = tf.nn.softmax(logits / 2.5).numpy()
+    np.testing.assert_allclose(GradCam(model).predict(images), expected, atol=1e-5)
