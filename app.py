@@ -20,8 +20,8 @@ from maskdet.inference import Prediction, Predictor
 from maskdet.model import ModelFileError
 
 HERE = Path(__file__).resolve().parent
-EXAMPLES_DIR = HERE / "examples"
 METRICS_FILE = HERE / "models" / "metrics.json"
+EXAMPLE_FILES = sorted(str(p) for p in (HERE / "examples").glob("*.jpg"))
 MAX_FILE_SIZE = "10mb"
 CONCURRENCY_LIMIT = 2
 """Requests computed at once: one per core of a 2-vCPU machine (a free Space)."""
@@ -106,17 +106,18 @@ def build_demo(predictor: Predictor) -> gr.Blocks:
                     opacity = gr.Slider(0.0, 1.0, value=0.45, step=0.05, label="Heatmap opacity")
                     show_cam = gr.Checkbox(value=True, label="Grad-CAM heatmaps")
                 button = gr.Button("Detect masks", variant="primary")
+                examples_slot = gr.Column()
             with gr.Column():
                 annotated = gr.Image(label="Result", type="numpy", interactive=False, elem_id="result-image")
                 summary = gr.Markdown(elem_id="summary")
                 labels = gr.Label(label="Confidence", num_top_classes=8, elem_id="labels")
-        heatmaps = gr.Gallery(label="Grad-CAM per face", columns=6, height="auto", elem_id="heatmaps")
-        details = gr.JSON(label="JSON summary")
+        heatmaps = gr.Gallery(label="Grad-CAM per face", columns=6, height=260, object_fit="contain",
+                              elem_id="heatmaps")
+        details = gr.JSON(label="JSON summary", open=False)
         inputs, outputs = [image, threshold, opacity, show_cam], [annotated, labels, heatmaps, summary, details]
-        examples = sorted(str(p) for p in EXAMPLES_DIR.glob("*.jpg"))
-        if examples:
-            gr.Examples(examples, inputs=[image], outputs=outputs, fn=analyse, cache_examples=True,
-                        cache_mode="lazy", label="Examples")
+        with examples_slot:
+            gr.Examples(EXAMPLE_FILES, inputs=[image], outputs=outputs, fn=analyse, cache_examples=True,
+                        cache_mode="lazy", label="Examples (click one)", examples_per_page=8)
         with gr.Accordion("About the model", open=False):
             gr.Markdown(about_markdown())
         button.click(analyse, inputs, outputs, api_name="predict")

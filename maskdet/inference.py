@@ -93,8 +93,9 @@ class Prediction:
 
     def annotated(self) -> np.ndarray:
         """The image with one coloured, captioned box per face."""
-        return draw_boxes(self.image, [f.box for f in self.faces], [f.label for f in self.faces],
-                          [f.caption() for f in self.faces])
+        numbered = len(self.faces) > 1
+        captions = [f"{i}: {f.caption()}" if numbered else f.caption() for i, f in enumerate(self.faces, start=1)]
+        return draw_boxes(self.image, [f.box for f in self.faces], [f.label for f in self.faces], captions)
 
     def overlays(self, opacity: float = 0.45) -> list[tuple[np.ndarray, str]]:
         """(Grad-CAM overlay on the face crop, caption) per face that has a heatmap."""
@@ -172,7 +173,15 @@ class Predictor:
         notes = []
         if len(faces) > MAX_FACES:
             notes.append(f"{len(faces)} faces found; only the {MAX_FACES} most confident were classified")
-        return faces[:MAX_FACES], False, notes, len(faces)
+        return reading_order(faces[:MAX_FACES]), False, notes, len(faces)
+
+
+def reading_order(faces: list[Face]) -> list[Face]:
+    """Top row first, left to right, so 'face 1, 2, ...' match how people scan a photo."""
+    if not faces:
+        return faces
+    row_height = float(np.median([f.box[3] - f.box[1] for f in faces]))
+    return sorted(faces, key=lambda f: (round(f.box[1] / row_height), f.box[0]))
 
 
 def _lap(start: float) -> tuple[float, float]:

@@ -78,6 +78,7 @@ class ModelInfo:
 
     input_size: int
     width: float
+    batch_norm: bool
     class_names: tuple[str, ...]
     weights_origin: str
     temperature: float
@@ -88,15 +89,19 @@ def build_model(
     width: float = 1.0,
     weights: Weights = None,
     dropout: float = 0.5,
+    batch_norm: bool = False,
 ) -> keras.Model:
     """Build the classifier. `weights`: None (random He-normal init), "imagenet", or a local path
-    to a Keras VGG16 no-top weights file. Pretrained weights need width 1.0."""
+    to a Keras VGG16 no-top weights file. Pretrained weights need width 1.0 and no batch norm.
+
+    `batch_norm` adds BatchNormalization after every convolution (the "VGG16-BN" variant), which
+    trains from scratch much faster; layer `blockB_convC` is still the activated feature map."""
     origin = _weights_origin(weights)
-    if origin != "none" and width != 1.0:
-        raise ValueError("pretrained VGG16 weights exist only for width 1.0")
+    if origin != "none" and (width != 1.0 or batch_norm):
+        raise ValueError("pretrained VGG16 weights exist only for width 1.0 without batch norm")
     inputs = keras.Input((input_size, input_size, 3), name="image")
     x = VGG16Preprocess(name="vgg16_preprocess")(inputs)
-    x = _pretrained_base(x, weights) if origin != "none" else _random_base(x, width)
+    x = _pretrained_base(x, weights) if origin != "none" else _random_base(x, width, batch_norm)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     x = layers.Dense(HEAD_UNITS, activation="relu", kernel_initializer="he_normal", name="fc")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
@@ -113,14 +118,20 @@ def _weights_origin(weights: Weights) -> str:
     return f"file:{Path(weights).name}"
 
 
-def _random_base(x, width: float):
+def _random_base(x, width: float, batch_norm: bool):
     """The VGG16 topology with He-normal init (trains from scratch far better than Glorot)."""
     for block, (filters, convs) in enumerate(VGG16_BLOCKS, start=1):
         for conv in range(1, convs + 1):
-            x = layers.Conv2D(
-                max(1, round(filters * width)), 3, padding="same", activation="relu",
-                kernel_initializer="he_normal", name=f"block{block}_conv{conv}",
-            )(x)
+            name = f"block{block}_conv{conv}"
+            filters_here = max(1, round(filters * width))
+            if batch_norm:
+                x = layers.Conv2D(filters_here, 3, padding="same", use_bias=False,
+                                  kernel_initializer="he_normal", name=f"{name}_linear")(x)
+                x = layers.BatchNormalization(name=f"{name}_bn")(x)
+                x = layers.ReLU(name=name)(x)
+            else:
+                x = layers.Conv2D(filters_here, 3, padding="same", activation="relu",
+                                  kernel_initializer="he_normal", name=name)(x)
         x = layers.MaxPooling2D(2, strides=2, name=f"block{block}_pool")(x)
     return x
 
@@ -147,7 +158,8 @@ def model_info(model: keras.Model) -> ModelInfo:
     probs = model.get_layer(PROBS_LAYER)
     return ModelInfo(
         input_size=int(model.input_shape[1]),
-        width=model.get_layer("block1_conv1").filters / VGG16_BLOCKS[0][0],
+        width=model.get_layer("block1_conv1").output.shape[-1] / VGG16_BLOCKS[0][0],
+        batch_norm=any(isinstance(layer, layers.BatchNormalization) for layer in model.layers),
         class_names=probs.class_names,
         weights_origin=probs.weights_origin,
         temperature=probs.temperature,

@@ -119,11 +119,13 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--weights", default="imagenet", help="imagenet | none | PATH to VGG16 no-top weights")
     parser.add_argument("--input-size", type=int, help="default: 224 with pretrained weights, else 128")
     parser.add_argument("--width", type=float, help="filter multiplier; default 1.0 pretrained, else 0.25")
-    parser.add_argument("--epochs", type=int, default=30, help="maximum epochs (early stopping may end sooner)")
+    parser.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=None,
+                        help="BatchNormalization after each conv (default: on from scratch, off pretrained)")
+    parser.add_argument("--epochs", type=int, default=40, help="maximum epochs (early stopping may end sooner)")
     parser.add_argument("--head-epochs", type=int, default=10, help="stage-1 epochs (pretrained only)")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, help="default: 3e-4 from scratch, 1e-5 for fine-tuning")
-    parser.add_argument("--patience", type=int, default=5, help="early-stopping patience (epochs)")
+    parser.add_argument("--lr", type=float, help="default: 1e-5 fine-tuning, 1e-3 from scratch with batch norm, else 3e-4")
+    parser.add_argument("--patience", type=int, default=8, help="early-stopping patience (epochs)")
     parser.add_argument("--val", type=float, default=DEFAULT_FRACTIONS[1], help="validation fraction")
     parser.add_argument("--test", type=float, default=DEFAULT_FRACTIONS[2], help="test fraction")
     parser.add_argument("--seed", type=int, default=0)
@@ -133,7 +135,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     args.weights = args.weights if args.pretrained else None
     args.input_size = args.input_size or (224 if args.pretrained else 128)
     args.width = args.width or (1.0 if args.pretrained else 0.25)
-    args.lr = args.lr or (1e-5 if args.pretrained else 3e-4)
+    args.batch_norm = (not args.pretrained) if args.batch_norm is None else args.batch_norm
+    args.lr = args.lr or (1e-5 if args.pretrained else 1e-3 if args.batch_norm else 3e-4)
     return args
 
 
@@ -160,7 +163,7 @@ def train(args: argparse.Namespace) -> dict:
         model = keras.models.load_model(out / CHECKPOINT, safe_mode=True)
     else:
         state = {"next_epoch": 0, "best_val_loss": math.inf}
-        model = build_model(args.input_size, args.width, args.weights)
+        model = build_model(args.input_size, args.width, args.weights, batch_norm=args.batch_norm)
         if args.pretrained:
             set_base_trainable(model, ())
             train_head_on_cached_features(model, train_set, val_set, args)
@@ -170,7 +173,7 @@ def train(args: argparse.Namespace) -> dict:
     callbacks = [
         SafeCheckpoint(out, state["best_val_loss"]),
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=resume),
-        keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=2, min_lr=1e-6),
+        keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=3, min_lr=1e-6),
         keras.callbacks.EarlyStopping(patience=args.patience),
     ]
     model.fit(
