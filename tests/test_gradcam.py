@@ -43,7 +43,11 @@ def test_constant_image_gives_finite_zero_map():
     assert cams.max() == 0.0
 
 
-def test_matches_the_textbook_two_pass_grad_cam(tiny_model):
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_matches_the_textbook_two_pass_grad_cam(batch_norm):
+    from maskdet.model import build_model
+
+    tiny_model = build_model(TINY_SIZE, 1 / 16, batch_norm=batch_norm)
     images = np.random.default_rng(0).uniform(0, 255, (3, TINY_SIZE, TINY_SIZE, 3)).astype("float32")
     probs, cams = GradCam(tiny_model).explain(images)
     grad_model = keras.Model(tiny_model.input,

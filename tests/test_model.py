@@ -87,3 +87,14 @@ def test_bad_model_files_give_clear_errors(tmp_path, tiny_model_file):
     keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save(foreign)
     with pytest.raises(ModelFileError, match="not a maskdet model"):
         load_model(foreign)
+
+
+def test_batch_norm_variant_keeps_names_and_round_trips(tmp_path):
+    model = build_model(TINY_SIZE, TINY_WIDTH, batch_norm=True)
+    assert isinstance(model.get_layer(LAST_CONV_LAYER), keras.layers.ReLU)
+    assert model.get_layer("block5_conv3_bn") is not None
+    loaded = load_model(save_model(model, tmp_path / "bn.keras"))
+    info = model_info(loaded)
+    assert info.batch_norm and info.width == TINY_WIDTH
+    with pytest.raises(ValueError, match="without batch norm"):
+        build_model(TINY_SIZE, 1.0, weights="imagenet", batch_norm=True)
