@@ -9,15 +9,20 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
+import traceback
 from pathlib import Path
 from typing import Optional
 
 import gradio as gr
+from PIL import Image as PILImage
 
+from maskdet.config import MAX_IMAGE_PIXELS
 from maskdet.faces import DEFAULT_THRESHOLD
 from maskdet.images import ImageError
 from maskdet.inference import Prediction, Predictor
 from maskdet.model import ModelFileError
+from maskdet.serving import cached_image_file, install_safe_cache_sweep, uploaded_image
 
 HERE = Path(__file__).resolve().parent
 METRICS_FILE = HERE / "models" / "metrics.json"
@@ -27,6 +32,24 @@ CONCURRENCY_LIMIT = 2
 """Requests computed at once: one per core of a 2-vCPU machine (a free Space)."""
 QUEUE_SIZE = 32
 """Requests waiting beyond this get a 'queue full' answer instead of hanging."""
+CACHE_MAX_AGE_S = int(os.environ.get("MASKDET_CACHE_MAX_AGE", "1800"))
+"""Uploads and results older than this are deleted, so the cache stays bounded."""
+DELETE_CACHE = (max(1, CACHE_MAX_AGE_S // 2), CACHE_MAX_AGE_S)
+"""Gradio's delete_cache (every, older than) in seconds."""
+
+PILImage.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+"""Any PIL decode in this process (Gradio's included) refuses decompression bombs from the header."""
+install_safe_cache_sweep()
+STARTUP_LOG_ENV = "MASKDET_STARTUP_LOG"
+
+
+def startup_mark(stage: str) -> None:
+    """With MASKDET_STARTUP_LOG set, print a wall-clock stamp per start-up stage (read by maskdet.bench)."""
+    if os.environ.get(STARTUP_LOG_ENV):
+        print(f"maskdet-startup {stage} {time.time():.3f}", flush=True)
+
+
+startup_mark("imports")
 
 
 def load_predictor() -> Predictor:
@@ -35,7 +58,9 @@ def load_predictor() -> Predictor:
         predictor = Predictor()
     except ModelFileError as err:
         raise SystemExit(f"error: {err}") from None
+    startup_mark("model_load")
     predictor.warm_up()
+    startup_mark("warm_up")
     if predictor.detector_problem:
         print(f"warning: {predictor.detector_problem}; whole images will be classified", file=sys.stderr)
     return predictor
@@ -53,6 +78,13 @@ def face_confidences(prediction: Prediction) -> dict[str, float]:
 def summary_markdown(prediction: Prediction) -> str:
     lines = [f"**{prediction.headline()}**"] + [f"- {note}" for note in prediction.notes]
     return "\n".join(lines)
+
+
+def render(prediction: Prediction, opacity: float) -> tuple:
+    """The five outputs: annotated image, labels, heatmap gallery, summary text, JSON."""
+    overlays = [(cached_image_file(overlay), caption) for overlay, caption in prediction.overlays(opacity)]
+    return (cached_image_file(prediction.annotated()), face_confidences(prediction), overlays,
+            summary_markdown(prediction), prediction.summary())
 
 
 def about_markdown(metrics_file: Path = METRICS_FILE) -> str:
@@ -77,24 +109,30 @@ def about_markdown(metrics_file: Path = METRICS_FILE) -> str:
 def build_demo(predictor: Predictor) -> gr.Blocks:
     """The Blocks UI; `analyse` is also the named API endpoint `/predict`."""
 
-    def analyse(image_path: Optional[str], threshold: float = DEFAULT_THRESHOLD,
+    def analyse(image: Optional[dict], threshold: float = DEFAULT_THRESHOLD,
                 opacity: float = 0.45, show_cam: bool = True):
-        if not image_path:
-            raise gr.Error("Upload a photo, paste one, or take a webcam snapshot first.")
+        """Runs with preprocess=False: `image` is Gradio's raw (already path-checked) upload."""
+        source = uploaded_image(image)
+        if source is None:
+            raise gr.Error("Upload a photo, paste one, or take a webcam snapshot first.", print_exception=False)
         try:
-            prediction = predictor.predict(image_path, threshold, explain=show_cam)
+            prediction = predictor.predict(source, threshold, explain=show_cam)
+            outputs = render(prediction, opacity)
         except ImageError as err:
-            raise gr.Error(f"Could not read that image: {err}") from None
+            raise gr.Error(f"Could not read that image: {err}", print_exception=False) from None
+        except Exception:  # noqa: BLE001 - log it, show no internals, keep serving
+            traceback.print_exc()
+            raise gr.Error("Something went wrong analysing that image; the error was logged.",
+                           print_exception=False) from None
         for note in prediction.notes:
             gr.Warning(note)
-        return (prediction.annotated(), face_confidences(prediction), prediction.overlays(opacity),
-                summary_markdown(prediction), prediction.summary())
+        return outputs
 
-    def analyse_if_present(image_path: Optional[str], *settings):
+    def analyse_if_present(image: Optional[dict], *settings):
         """Runs on upload / snapshot / paste; clearing the image just leaves the outputs as they are."""
-        return analyse(image_path, *settings) if image_path else gr.skip()
+        return analyse(image, *settings) if image else gr.skip()
 
-    with gr.Blocks(title="maskdet: face-mask detection", delete_cache=(900, 1800)) as demo:
+    with gr.Blocks(title="maskdet: face-mask detection", delete_cache=DELETE_CACHE) as demo:
         gr.Markdown("# maskdet\nFinds every face, says **mask** or **no mask** with a confidence, "
                     "and shows what the network looked at (Grad-CAM).")
         with gr.Row():
@@ -117,19 +155,22 @@ def build_demo(predictor: Predictor) -> gr.Blocks:
         inputs, outputs = [image, threshold, opacity, show_cam], [annotated, labels, heatmaps, summary, details]
         with examples_slot:
             gr.Examples(EXAMPLE_FILES, inputs=[image], outputs=outputs, fn=analyse, cache_examples=True,
-                        cache_mode="lazy", label="Examples (click one)", examples_per_page=8)
+                        cache_mode="lazy", label="Examples (click one)", examples_per_page=8, preprocess=False)
         with gr.Accordion("About the model", open=False):
             gr.Markdown(about_markdown())
-        button.click(analyse, inputs, outputs, api_name="predict")
-        image.input(analyse_if_present, inputs, outputs, api_visibility="private")
+        # preprocess=False: the raw upload goes to maskdet.images, which explains what is wrong with it
+        button.click(analyse, inputs, outputs, api_name="predict", preprocess=False)
+        image.input(analyse_if_present, inputs, outputs, api_visibility="private", preprocess=False)
     return demo
 
 
 demo = build_demo(load_predictor())
+startup_mark("ui_build")
 
 if __name__ == "__main__":
     demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_SIZE).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         max_file_size=MAX_FILE_SIZE,
         show_error=True,
+        share=False,
     )

@@ -3,6 +3,11 @@
 The YuNet ONNX file ships in no pip wheel. It is found, in order: an explicit path, the
 MASKDET_YUNET_PATH environment variable, the user cache, then a one-time download from the
 OpenCV Zoo whose SHA-256 must match the pinned value before the file is used.
+
+A detector that cannot be obtained (no cache, download failed or failed verification) raises
+DetectorUnavailableError: callers fall back to whole-image classification. A local file that is
+wrong (tampered: SHA-256 mismatch) or an explicitly configured path that does not exist raises
+its subclass DetectorFileError: that is a deployment error and must stop start-up.
 """
 
 from __future__ import annotations
@@ -36,6 +41,10 @@ class DetectorUnavailableError(RuntimeError):
     """The YuNet model file could not be found, downloaded, verified or loaded."""
 
 
+class DetectorFileError(DetectorUnavailableError):
+    """A local detector file fails verification, or an explicitly configured one is missing."""
+
+
 @dataclass(frozen=True)
 class Face:
     """A detected face: `box` is the detector's box, `crop_box` the enlarged square to classify.
@@ -67,16 +76,21 @@ def resolve_detector_file(path: Union[str, Path, None] = None, download: bool = 
         _verify(candidate)
         return candidate
     if explicit:
-        raise DetectorUnavailableError(f"face detector file not found: {candidate}")
+        raise DetectorFileError(f"face detector file not found: {candidate}{_source(path)}")
     if not download:
         raise DetectorUnavailableError(f"face detector file not in the cache: {candidate}")
     return _download(candidate)
 
 
+def _source(path: Union[str, Path, None]) -> str:
+    """Where an explicit detector path came from, for error messages."""
+    return "" if path else f" (set by {YUNET_ENV})"
+
+
 def _verify(path: Path) -> None:
     actual = sha256_of(path)
     if actual != YUNET_SHA256:
-        raise DetectorUnavailableError(
+        raise DetectorFileError(
             f"face detector file {path} has SHA-256 {actual}, expected {YUNET_SHA256}: refusing to use it"
         )
 
@@ -90,8 +104,8 @@ def _download(target: Path) -> Path:
         urllib.request.urlretrieve(YUNET_URL, tmp)
         _verify(tmp)
         os.replace(tmp, target)
-    except DetectorUnavailableError:
-        raise
+    except DetectorFileError as err:
+        raise DetectorUnavailableError(f"the downloaded face detector was discarded: {err}") from err
     except OSError as err:
         raise DetectorUnavailableError(
             f"could not download the face detector from {YUNET_URL} ({err}); set {YUNET_ENV} to a local "
@@ -120,8 +134,8 @@ class FaceDetector:
         """Faces in an RGB image, highest score first."""
         height, width = image.shape[:2]
         scale = min(1.0, DETECT_MAX_SIDE / max(height, width))
-        small = image if scale == 1.0 else cv2.resize(image, (round(width * scale), round(height * scale)),
-                                                      interpolation=cv2.INTER_AREA)
+        small = image if scale == 1.0 else cv2.resize(
+            image, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
         bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
         with self._lock:
             self._net.setScoreThreshold(float(threshold))

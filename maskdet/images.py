@@ -51,9 +51,10 @@ def _open(fp: Union[Path, io.BytesIO], name: str) -> Image.Image:
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise ImageError(f"{name}: image is too large to process") from err
+        raise ImageError(f"{name}: image is too large to process (the limit is "
+                         f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels)") from err
     except UnidentifiedImageError as err:
-        raise ImageError(f"{name}: not a recognised image file") from err
+        raise ImageError(f"{name}: not a recognised image file (unknown format or damaged header)") from err
     except (OSError, SyntaxError, ValueError) as err:
         raise ImageError(f"{name}: the image is corrupt or truncated ({err})") from err
     return image

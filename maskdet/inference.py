@@ -16,11 +16,11 @@ import numpy as np
 from maskdet.config import CLASS_NAMES, MASK_INDEX
 from maskdet.drawing import draw_boxes, overlay_heatmap
 from maskdet.faces import (
-    DEFAULT_THRESHOLD, DetectorUnavailableError, Face, FaceDetector, crop, whole_image_face,
+    DEFAULT_THRESHOLD, DetectorFileError, DetectorUnavailableError, Face, FaceDetector, crop, whole_image_face,
 )
 from maskdet.gradcam import GradCam
 from maskdet.images import ImageInput, load_image, resize_square
-from maskdet.model import load_model
+from maskdet.model import ModelFileError, load_model
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "maskdet_vgg16.keras"
 MODEL_ENV = "MASKDET_MODEL"
@@ -104,7 +104,11 @@ class Prediction:
 
 
 class Predictor:
-    """Loads the classifier and the face detector once; `predict` is safe to call from threads."""
+    """Loads the classifier and the face detector once; `predict` is safe to call from threads.
+
+    Raises ModelFileError (naming the file) for a bad classifier file and for a detector file that is
+    tampered or explicitly configured but missing; a detector that cannot be obtained only sets
+    `detector_problem` (whole-image fallback)."""
 
     def __init__(
         self,
@@ -120,7 +124,9 @@ class Predictor:
         if use_detector:
             try:
                 self.detector = FaceDetector.load(detector_path, download_detector)
-            except DetectorUnavailableError as err:
+            except DetectorFileError as err:  # tampered or mis-configured: never fall back silently
+                raise ModelFileError(str(err)) from err
+            except DetectorUnavailableError as err:  # could not be obtained: whole-image fallback
                 self.detector_problem = str(err)
 
     def warm_up(self) -> None:

@@ -69,10 +69,15 @@ SHARED_YUNET = REPO_ROOT.parent / "shared" / "models" / "face_detection_yunet_20
 
 @pytest.fixture(scope="session")
 def yunet_file() -> Path:
-    """The YuNet file stand-in from ../shared (the connected-machine path downloads it)."""
-    if not SHARED_YUNET.is_file():
-        pytest.skip(f"YuNet model not available at {SHARED_YUNET}")
-    return SHARED_YUNET
+    """YuNet from ../shared when present (offline machines), else the project's verified download."""
+    if SHARED_YUNET.is_file():
+        return SHARED_YUNET
+    from maskdet.faces import DetectorUnavailableError, resolve_detector_file
+
+    try:
+        return resolve_detector_file()
+    except DetectorUnavailableError as err:
+        pytest.skip(f"YuNet model not available: {err}")
 
 
 @pytest.fixture(scope="session")
@@ -82,3 +87,43 @@ def predictor(tiny_model_file, yunet_file):
     loaded = Predictor(tiny_model_file, yunet_file)
     loaded.warm_up()
     return loaded
+
+
+@pytest.fixture(scope="session")
+def app_server(tiny_model_file, yunet_file, tmp_path_factory):
+    """The real app.py with the tiny model, on a free 127.0.0.1 port, shared by the end-to-end tests."""
+    from tests.apphelpers import running_app
+
+    with running_app(tiny_model_file, yunet_file, tmp_path_factory.mktemp("app")) as app:
+        yield app
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by playwright (skipped where it is not installed)."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture()
+def page(browser, app_server):
+    """A fresh browser tab on the shared app, once its upload widget is there."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    opened = context.new_page()
+    opened.goto(app_server.url)
+    opened.wait_for_selector("input[type=file]", state="attached", timeout=60_000)
+    yield opened
+    context.close()

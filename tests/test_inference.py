@@ -7,6 +7,7 @@ from PIL import Image
 from maskdet import inference
 from maskdet.images import ImageError
 from maskdet.inference import Predictor
+from maskdet.model import ModelFileError
 from tests.conftest import EXAMPLES
 
 
@@ -68,11 +69,18 @@ def test_face_cap_is_stated(predictor, monkeypatch):
     assert "only the 2 most confident" in prediction.notes[0]
 
 
-def test_missing_detector_means_whole_image_with_reason(tiny_model_file, tmp_path):
-    fallback = Predictor(tiny_model_file, tmp_path / "no-detector.onnx")
+def test_missing_detector_means_whole_image_with_reason(tiny_model_file, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
+    monkeypatch.delenv("MASKDET_YUNET_PATH", raising=False)
+    fallback = Predictor(tiny_model_file, download_detector=False)
     prediction = fallback.predict(EXAMPLES / "group_mixed.jpg")
     assert prediction.whole_image and "face detector unavailable" in prediction.notes[0]
-    assert "no-detector.onnx" in fallback.detector_problem
+    assert "not in the cache" in fallback.detector_problem
+
+
+def test_explicitly_configured_detector_that_is_missing_stops_loading(tiny_model_file, tmp_path):
+    with pytest.raises(ModelFileError, match="no-detector.onnx"):
+        Predictor(tiny_model_file, tmp_path / "no-detector.onnx")
 
 
 def test_whole_image_mode_skips_detection(predictor):

@@ -1,0 +1,133 @@
+"""maskdet.serving: raw uploads, atomic result files, and a cache sweep that survives concurrency."""
+
+from __future__ import annotations
+
+import base64
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+
+import gradio as gr
+import numpy as np
+import pytest
+from gradio import route_utils
+from gradio.data_classes import FileData
+from PIL import Image
+
+from maskdet import serving
+from maskdet.images import ImageError, load_image
+from tests.conftest import EXAMPLES
+
+
+def test_uploaded_image_is_the_raw_file(tmp_path):
+    text = tmp_path / "not-a-photo.jpg"
+    text.write_text("text")
+    payload = FileData(path=str(text), orig_name="not-a-photo.jpg").model_dump()
+    assert serving.uploaded_image(payload) == str(text)
+    assert serving.uploaded_image(None) is None and serving.uploaded_image({"path": None}) is None
+    with pytest.raises(ImageError, match="not-a-photo.jpg: not a recognised image file"):
+        load_image(serving.uploaded_image(payload))
+    with pytest.raises(Exception, match="cannot identify image file"):  # what Gradio's own decode says
+        gr.Image(type="filepath").preprocess(FileData(**payload))
+
+
+def test_data_urls_become_bytes():
+    photo = (EXAMPLES / "cat_no_face.jpg").read_bytes()
+    url = "data:image/jpeg;base64," + base64.b64encode(photo).decode()
+    assert serving.uploaded_image({"url": url, "path": None}) == photo
+    assert serving.uploaded_image({"url": "data:image/png;base64,!!not base64"}) == b"!!not base64"
+    assert serving.uploaded_image({"url": "data:,plain%20text"}) == b"plain text"
+    assert serving.uploaded_image({"url": "https://example.invalid/x.jpg"}) is None
+
+
+def test_result_files_are_named_by_content_and_complete(tmp_path):
+    image = np.random.default_rng(0).integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    first, again = serving.cached_image_file(image, tmp_path), serving.cached_image_file(image, tmp_path)
+    assert first == again and Path(first).suffix == ".webp"
+    assert Image.open(first).size == (60, 40)
+    assert not list(tmp_path.rglob("*.part"))
+    strip = serving.cached_image_file(np.zeros((4, serving.WEBP_MAX_SIDE + 1, 3), np.uint8), tmp_path)
+    assert Path(strip).suffix == ".png" and Image.open(strip).size == (serving.WEBP_MAX_SIDE + 1, 4)
+
+
+def test_concurrent_writers_never_expose_a_partial_file(tmp_path):
+    image = np.random.default_rng(1).integers(0, 256, (200, 200, 3), dtype=np.uint8)
+    path = Path(serving.cached_image_file(image, tmp_path))
+    size, stop, short_reads = path.stat().st_size, threading.Event(), []
+
+    def rewrite() -> None:
+        while not stop.is_set():
+            serving.cached_image_file(image, tmp_path)
+
+    writers = [threading.Thread(target=rewrite) for _ in range(2)]
+    for writer in writers:
+        writer.start()
+    for _ in range(300):
+        data = path.read_bytes()
+        if len(data) != size:
+            short_reads.append(len(data))
+    stop.set()
+    for writer in writers:
+        writer.join()
+    assert short_reads == []
+
+
+def make_files(folder: Path, count: int, start: int = 0) -> set[str]:
+    names = set()
+    for i in range(start, start + count):
+        path = folder / f"f{i}"
+        path.write_text("x")
+        names.add(str(path))
+    return names
+
+
+def test_gradio_sweep_breaks_when_requests_add_files_but_the_safe_one_does_not(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "uploads"))
+    def sweep_while_adding(sweep) -> tuple[int, set[str]]:
+        files = make_files(tmp_path, 300)
+        blocks = SimpleNamespace(blocks={}, temp_file_sets=[files])
+        stop, counter = threading.Event(), [10_000]
+
+        def add() -> None:
+            while not stop.is_set():
+                files.update(make_files(tmp_path, 1, counter[0]))
+                counter[0] += 1
+
+        adder = threading.Thread(target=add)
+        adder.start()
+        raised = 0
+        for _ in range(30):
+            try:
+                sweep(blocks, 3600)  # nothing is old enough: the set stays large
+            except RuntimeError:
+                raised += 1
+        stop.set()
+        adder.join()
+        return raised, files
+
+    raised, _ = sweep_while_adding(serving._gradio_sweep)
+    assert raised > 0  # Gradio 6.31: "Set changed size during iteration" (ends its schedule for good)
+    raised, files = sweep_while_adding(serving.safe_cache_sweep)
+    assert raised == 0
+    serving.safe_cache_sweep(SimpleNamespace(blocks={}, temp_file_sets=[files]), None)
+    assert files == set() and not any(tmp_path.iterdir())  # tracked files deleted, and forgotten
+
+
+def test_sweep_removes_emptied_per_file_folders_only(tmp_path, monkeypatch):
+    uploads = tmp_path / "uploads"
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(uploads))
+    kept, swept, elsewhere = uploads / "kept", uploads / "swept", tmp_path / "elsewhere"
+    files = {str(folder / "f.webp") for folder in (kept, swept, elsewhere)}
+    for path in files:
+        Path(path).parent.mkdir(parents=True)
+        Path(path).write_text("x")
+    (kept / "other.webp").write_text("y")
+    serving.safe_cache_sweep(SimpleNamespace(blocks={}, temp_file_sets=[files]), None)
+    assert files == set() and not swept.exists()
+    assert kept.is_dir() and elsewhere.is_dir() and uploads.is_dir()  # not empty / not a per-file folder
+
+
+def test_install_replaces_the_sweep_gradio_schedules(monkeypatch):
+    monkeypatch.setattr(route_utils, "delete_files_created_by_app", serving._gradio_sweep)
+    serving.install_safe_cache_sweep()
+    assert route_utils.delete_files_created_by_app is serving.safe_cache_sweep
