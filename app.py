@@ -20,7 +20,7 @@ from PIL import Image as PILImage
 from maskdet.config import MAX_IMAGE_PIXELS
 from maskdet.faces import DEFAULT_THRESHOLD
 from maskdet.images import ImageError
-from maskdet.inference import Prediction, Predictor
+from maskdet.inference import Prediction, Predictor, assume_frozen_weights
 from maskdet.model import ModelFileError
 from maskdet.serving import cached_image_file, install_safe_cache_sweep, uploaded_image
 
@@ -54,6 +54,7 @@ startup_mark("imports")
 
 def load_predictor() -> Predictor:
     """Load and warm up the model once per process; a bad model file stops start-up with its name."""
+    assume_frozen_weights()
     try:
         predictor = Predictor()
     except ModelFileError as err:

