@@ -20,7 +20,7 @@ from maskdet.faces import (
 )
 from maskdet.gradcam import GradCam
 from maskdet.images import ImageInput, load_image, resize_square
-from maskdet.model import ModelFileError, load_model
+from maskdet.model import ModelFileError, fold_batch_norm, load_model
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "maskdet_vgg16.keras"
 MODEL_ENV = "MASKDET_MODEL"
@@ -126,7 +126,7 @@ class Predictor:
         download_detector: bool = True,
     ) -> None:
         self.model_path = Path(model_path or os.environ.get(MODEL_ENV) or DEFAULT_MODEL_PATH)
-        self.engine = GradCam(load_model(self.model_path))
+        self.engine = GradCam(fold_batch_norm(load_model(self.model_path)))
         self.detector: Optional[FaceDetector] = None
         self.detector_problem: Optional[str] = None
         if use_detector:

@@ -98,3 +98,25 @@ def test_batch_norm_variant_keeps_names_and_round_trips(tmp_path):
     assert info.batch_norm and info.width == TINY_WIDTH
     with pytest.raises(ValueError, match="without batch norm"):
         build_model(TINY_SIZE, 1.0, weights="imagenet", batch_norm=True)
+
+
+def test_folding_batch_norm_keeps_outputs_and_feature_maps():
+    from maskdet.model import fold_batch_norm
+
+    model = build_model(TINY_SIZE, TINY_WIDTH, batch_norm=True)
+    rng = np.random.default_rng(4)
+    for layer in model.layers:  # trained-looking statistics, not the identity of a fresh layer
+        if isinstance(layer, keras.layers.BatchNormalization):
+            size = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 2, size), rng.normal(0, 1, size),
+                               rng.normal(0, 5, size), rng.uniform(0.5, 20, size)])
+    set_temperature(model, 1.3)
+    folded = fold_batch_norm(model)
+    assert not model_info(folded).batch_norm and model_info(folded).temperature == pytest.approx(1.3)
+    images = rng.uniform(0, 255, (3, TINY_SIZE, TINY_SIZE, 3)).astype("float32")
+    np.testing.assert_allclose(folded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5)
+    conv = [keras.Model(m.input, m.get_layer(LAST_CONV_LAYER).output) for m in (model, folded)]
+    np.testing.assert_allclose(conv[1].predict(images, verbose=0), conv[0].predict(images, verbose=0),
+                               rtol=1e-3, atol=1e-3)
+    plain = build_model(TINY_SIZE, TINY_WIDTH)
+    assert fold_batch_norm(plain) is plain
