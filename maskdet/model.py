@@ -228,8 +228,3 @@ def load_model(path: Union[str, Path]) -> keras.Model:
     except (ValueError, AttributeError) as err:
         raise ModelFileError(f"{path} is not a maskdet model: {err}") from err
     return model
-
-
-def predict_proba(model: keras.Model, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
-    """Class probabilities for a batch of RGB 0-255 images already at the model's input size."""
-    return np.asarray(model.predict(images, batch_size=batch_size, verbose=0))
