@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from maskdet.drawing import draw_boxes, overlay_heatmap  # noqa: E402
 from maskdet.faces import YUNET_ENV, DetectorUnavailableError, FaceDetector, crop  # noqa: E402
 from maskdet.gradcam import GradCam  # noqa: E402
 from maskdet.images import load_image, resize_square  # noqa: E402
+from maskdet.localserver import free_port, wait_until_answering  # noqa: E402
 from maskdet.inference import (  # noqa: E402
     DEFAULT_MODEL_PATH, FROZEN_WEIGHTS_ENV, MODEL_ENV, Predictor, assume_frozen_weights,
 )
@@ -409,13 +409,6 @@ def naive_end_to_end(predictor: Predictor, naive: NaiveGradCam, photo: Path) -> 
 # ---------------------------------------------------------------- targets 5-6 (the real app)
 
 
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class AppServer:
     """app.py as a subprocess on 127.0.0.1; records start-up stamps printed by the app."""
 
@@ -446,20 +439,10 @@ class AppServer:
                 found[parts[1]] = float(parts[2]) - self.started
         return found
 
-    def wait_serving(self, timeout: float = 180.0) -> float:
+    def wait_serving(self) -> float:
         """Seconds since spawn until the page answers."""
-        import urllib.request
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError("app exited during start-up:\n" + "\n".join(self.lines[-30:]))
-            try:
-                with urllib.request.urlopen(self.url, timeout=2):
-                    return time.time() - self.started
-            except OSError:
-                time.sleep(0.05)
-        raise TimeoutError(f"app did not start within {timeout:.0f} s")
+        wait_until_answering(self.url, self.process, lambda: "\n".join(self.lines[-30:]))
+        return time.time() - self.started
 
     def rss_mb(self) -> float:
         import psutil

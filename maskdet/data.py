@@ -159,14 +159,13 @@ def group_samples(samples: list[Sample], hashes: np.ndarray) -> list[str]:
     def union(i: int, j: int) -> None:
         parent[find(i)] = find(j)
 
+    families = [name_family(sample.path, sample.label) for sample in samples]
     first_with_family: dict[str, int] = {}
-    for i, sample in enumerate(samples):
-        family = name_family(sample.path, sample.label)
+    for i, family in enumerate(families):
         union(i, first_with_family.setdefault(family, i))
     for i, j in near_duplicate_pairs(hashes):
         union(i, j)
-    roots = [find(i) for i in range(len(samples))]
-    return [name_family(samples[r].path, samples[r].label) for r in roots]
+    return [families[find(i)] for i in range(len(samples))]
 
 
 def near_duplicate_pairs(hashes: np.ndarray) -> Iterable[tuple[int, int]]:

@@ -156,8 +156,6 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
 
 def train(args: argparse.Namespace) -> dict:
     """Run the whole recipe and write model.keras, metrics.json, split.csv and plots to args.out."""
-    from maskdet import plots
-
     started = time.time()
     keras.utils.set_random_seed(args.seed)
     out: Path = args.out

@@ -7,20 +7,18 @@ same code path a user reaches: `python app.py`.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
 
+from maskdet.localserver import START_TIMEOUT_S, free_port, wait_until_answering
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 APP = REPO_ROOT / "app.py"
-START_TIMEOUT_S = 180.0
 
 
 @dataclass
@@ -51,13 +49,6 @@ def stderr_of(workdir: Path) -> str:
     return (workdir / "app.err").read_text(errors="replace")
 
 
-def free_port() -> int:
-    """A TCP port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def app_env(model: Path, detector: Optional[Path], workdir: Path, port: int, **extra: str) -> dict[str, str]:
     """Environment for one app process: tiny model, loopback only, its own temp folder."""
     env = {**os.environ, "MASKDET_MODEL": str(model), "GRADIO_SERVER_PORT": str(port),
@@ -78,21 +69,6 @@ def launch(workdir: Path, env: dict[str, str]) -> subprocess.Popen:
         return subprocess.Popen([sys.executable, str(APP)], cwd=workdir, env=env, stdout=out, stderr=err)
 
 
-def wait_until_serving(url: str, process: subprocess.Popen, workdir: Path,
-                       timeout: float = START_TIMEOUT_S) -> None:
-    """Poll `url` until it answers; fail early with the app's output if the process exits."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"app exited with {process.returncode}: {output_of(workdir)}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"app did not start within {timeout:.0f} s")
-
-
 def stop(process: subprocess.Popen) -> None:
     """Terminate the app process (only this one), killing it if it does not exit in time."""
     if process.poll() is None:
@@ -111,7 +87,7 @@ def running_app(model: Path, detector: Optional[Path], workdir: Path, **extra_en
     process = launch(workdir, app_env(model, detector, workdir, port, **extra_env))
     url = f"http://127.0.0.1:{port}/"
     try:
-        wait_until_serving(url, process, workdir)
+        wait_until_answering(url, process, lambda: output_of(workdir))
         yield RunningApp(url, process, model, workdir, workdir / "tmp")
     finally:
         stop(process)
