@@ -22,6 +22,7 @@ from maskdet.faces import DEFAULT_THRESHOLD
 from maskdet.images import ImageError
 from maskdet.inference import Prediction, Predictor, assume_frozen_weights
 from maskdet.model import ModelFileError
+from maskdet.precision import PrecisionError
 from maskdet.serving import cached_image_file, install_safe_cache_sweep, uploaded_image
 
 HERE = Path(__file__).resolve().parent
@@ -57,8 +58,9 @@ def load_predictor() -> Predictor:
     assume_frozen_weights()
     try:
         predictor = Predictor()
-    except ModelFileError as err:
+    except (ModelFileError, PrecisionError) as err:
         raise SystemExit(f"error: {err}") from None
+    print(f"maskdet: classifier computes in {predictor.engine.precision}", file=sys.stderr)
     startup_mark("model_load")
     predictor.warm_up()
     startup_mark("warm_up")

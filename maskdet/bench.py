@@ -41,7 +41,8 @@ from maskdet.localserver import free_port, wait_until_answering  # noqa: E402
 from maskdet.inference import (  # noqa: E402
     DEFAULT_MODEL_PATH, FROZEN_WEIGHTS_ENV, MODEL_ENV, Predictor, assume_frozen_weights,
 )
-from maskdet.model import ModelFileError, build_model, load_model  # noqa: E402
+from maskdet.model import ModelFileError, build_model, inference_copy, load_model  # noqa: E402
+from maskdet.precision import PRECISION_ENV, PRECISIONS, PrecisionError, cpu_flags, native_bfloat16  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 APP_FILE = REPO_ROOT / "app.py"
@@ -143,12 +144,6 @@ def cpu_clock_mhz() -> tuple[float, str]:
     return max(values), "/proc/cpuinfo 'cpu MHz' (lscpu reports no max/base MHz on this machine)"
 
 
-def cpu_flags() -> set[str]:
-    """The CPU feature flags from /proc/cpuinfo."""
-    match = re.search(r"^flags\s*:\s*(.*)$", Path("/proc/cpuinfo").read_text(), re.MULTILINE)
-    return set(match.group(1).split()) if match else set()
-
-
 def physical_cores() -> int:
     """Cores available to this process (affinity), counting one per physical core when SMT is on."""
     logical = len(os.sched_getaffinity(0))
@@ -171,6 +166,7 @@ def machine_facts() -> dict:
         "clock_source": clock_source,
         "avx2_fma": "avx2" in flags and "fma" in flags,
         "avx512f": "avx512f" in flags,
+        "native_bfloat16": native_bfloat16(flags),
         "tf_version": tf.__version__,
         "tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
         "tf_inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
@@ -330,14 +326,25 @@ def batching_rows(report: Report, predictor: Predictor, group: Path, flops: int,
     report.add(Row(f"T2 classify+Grad-CAM per face at {faces} faces / one face (loop -> batch)",
                    timed["loop"] / faces / timed["single"], timed["batched"] / faces / timed["single"], "x",
                    "product <= 0.6", gate="product", limit=0.6))
-    report.add(Row("T2 (info) shipped model forward+Grad-CAM GFLOP/s: 1 face -> batch",
+    report.add(Row(f"T2 (info) shipped model forward+Grad-CAM GFLOP/s ({engine.precision}): 1 face -> batch",
                    flops / timed["single"] / 1e6, flops * faces / timed["batched"] / 1e6, "GFLOP/s"))
+    if engine.precision != "float32":
+        float32_batching_row(report, predictor.model_path, batch, reps, warm)
     photo_batching_rows(report, predictor, group, faces, reps, warm)
     for size in range(1, faces + 1):
         engine.explain(batch[:size])
         engine.predict(batch[:size])
     report.add(Row("T2 graph traces: after warm-up -> after batches 1..8 (both modes)", traces_before,
                    engine.trace_count(), "traces", "ratio == 1 (none new)", limit=1.0, compare="=="))
+
+
+def float32_batching_row(report: Report, model_path: Path, batch: np.ndarray, reps: int, warm: int) -> None:
+    """The same per-face cost with the base in float32, as on CPUs without native bfloat16."""
+    engine = GradCam(inference_copy(load_model(model_path), "float32"))
+    timed = interleaved_ms({"single": lambda: engine.explain(batch[:1]), "batched": lambda: engine.explain(batch)},
+                           reps, warm)
+    report.add(Row(f"T2 (info) the same in float32, ms: one face -> per face at {len(batch)} faces",
+                   timed["single"], timed["batched"] / len(batch), "ms"))
 
 
 def photo_batching_rows(report: Report, predictor: Predictor, group: Path, faces: int, reps: int,
@@ -412,10 +419,10 @@ def naive_end_to_end(predictor: Predictor, naive: NaiveGradCam, photo: Path) -> 
 class AppServer:
     """app.py as a subprocess on 127.0.0.1; records start-up stamps printed by the app."""
 
-    def __init__(self, model: Path, detector: Path, workdir: Path) -> None:
+    def __init__(self, model: Path, detector: Path, precision: str, workdir: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
-        env = {**os.environ, MODEL_ENV: str(model), YUNET_ENV: str(detector),
+        env = {**os.environ, MODEL_ENV: str(model), YUNET_ENV: str(detector), PRECISION_ENV: precision,
                "GRADIO_SERVER_PORT": str(self.port), "GRADIO_TEMP_DIR": str(workdir / "gradio-tmp"),
                "GRADIO_ANALYTICS_ENABLED": "False", "MASKDET_STARTUP_LOG": "1", "PYTHONUNBUFFERED": "1"}
         env.pop("GRADIO_SERVER_NAME", None)
@@ -490,14 +497,14 @@ def requests_per_second(url: str, photos: list[Path], clients: int, per_client: 
     return clients * per_client / (time.perf_counter() - start)
 
 
-def app_rows(report: Report, model: Path, detector: Path, photo: Path, quick: bool) -> None:
+def app_rows(report: Report, model: Path, detector: Path, precision: str, photo: Path, quick: bool) -> None:
     """Targets 5 and 6 against the real app.py subprocess: start-up (median of several cold
     starts), then throughput and memory on the last server started."""
     starts = 1 if quick else 3
     timings = []
     with tempfile.TemporaryDirectory(prefix="maskdet-bench-app-") as tmp:
         for attempt in range(starts):
-            server = AppServer(model, detector, Path(tmp))
+            server = AppServer(model, detector, precision, Path(tmp))
             try:
                 timings.append(startup_timings(server, photo))
                 if attempt == starts - 1:
@@ -620,6 +627,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per figure (default 25, quick 3)")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the figures here")
     parser.add_argument("--no-app", action="store_true", help="skip the app start-up and throughput figures")
+    parser.add_argument("--precision", choices=PRECISIONS, default=None,
+                        help=f"number format of the served model (default ${PRECISION_ENV}, then auto)")
     return parser.parse_args(argv)
 
 
@@ -644,22 +653,24 @@ def run(args: argparse.Namespace) -> Report:
     report = Report(machine_facts(), quick=args.quick)
     start = (time.time(), busy_cpu_seconds(), own_cpu_seconds())
     try:
-        predictor = Predictor(model_path, detector_path, download_detector=False)
-    except (ModelFileError, DetectorUnavailableError) as err:
+        predictor = Predictor(model_path, detector_path, download_detector=False, precision=args.precision)
+    except (ModelFileError, DetectorUnavailableError, PrecisionError) as err:
         raise SystemExit(f"error: {err}") from None
     predictor.warm_up()
     report.machine["shipped_model"] = str(model_path)
+    report.machine["served_precision"] = predictor.engine.precision
     full = build_model(224, 1.0)
     full_forward_ms = grad_cam_rows(report, "full VGG16 224px", full, 1.3, reps, warm)
     shipped = load_model(model_path)
-    grad_cam_rows(report, "shipped model", shipped, 1.5, reps * SMALL_MODEL_REPEATS, warm)
+    served = inference_copy(shipped, predictor.engine.precision)
+    grad_cam_rows(report, f"shipped model ({predictor.engine.precision})", served, 1.5, reps * SMALL_MODEL_REPEATS, warm)
     peak_row(report, full, full_forward_ms)
     with tempfile.TemporaryDirectory(prefix="maskdet-bench-") as tmp:
         photo, group = one_face_photo(Path(tmp)), group_photo(Path(tmp), predictor.detector)
         batching_rows(report, predictor, group, model_flops(shipped), reps * SMALL_MODEL_REPEATS, warm)
         end_to_end_rows(report, predictor, NaiveGradCam(shipped), photo, reps, warm)
         if not args.no_app:
-            app_rows(report, model_path, detector_path, photo, args.quick)
+            app_rows(report, model_path, detector_path, predictor.engine.precision, photo, args.quick)
     report.other_load = other_load_share(start)
     report.machine["cpu_used_by_other_processes_during_run"] = f"{report.other_load:.0%} (should be ~0%)"
     return report

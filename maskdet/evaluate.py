@@ -1,6 +1,7 @@
 """Held-out evaluation: metrics, calibration and plots.
 
     python -m maskdet.evaluate --model models/maskdet_vgg16.keras --data DIR [--split test]
+        [--precision float32|bfloat16]
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import keras
 import numpy as np
 
 from maskdet.calibration import expected_calibration_error, reliability_bins, softmax
-from maskdet.config import CLASS_NAMES, LOGITS_LAYER, MASK_INDEX
+from maskdet.config import CLASS_NAMES, LAST_CONV_LAYER, LOGITS_LAYER, MASK_INDEX
 from maskdet.data import DatasetError, LoadedDataset, load_dataset
-from maskdet.model import ModelFileError, load_model, model_info
+from maskdet.model import ModelFileError, inference_copy, load_model, model_info
 
 
 def predict_logits(model: keras.Model, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
@@ -83,7 +84,9 @@ def evaluate_split(
     temperature = model_info(model).temperature
     logits = predict_logits(model, images)
     probs = softmax(logits, temperature)
-    metrics = {"split": split, "temperature": temperature, **classification_metrics(probs, labels)}
+    precision = model.get_layer(LAST_CONV_LAYER).compute_dtype
+    metrics = {"split": split, "precision": precision, "temperature": temperature,
+               **classification_metrics(probs, labels)}
     metrics["ece_uncalibrated"] = expected_calibration_error(softmax(logits), labels)
     if out_dir is not None:
         from maskdet import plots
@@ -108,6 +111,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--split", choices=("test", "val", "train"), default="test")
     parser.add_argument("--split-csv", type=Path, help="split file (default: split.csv next to the model)")
     parser.add_argument("--out", type=Path, help="folder for plots and metrics (default: next to the model)")
+    parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+                        help="number format of the convolutional base (the app picks bfloat16 on CPUs with "
+                             "native support; this checks that it keeps the metrics)")
     args = parser.parse_args(argv)
     split_csv = args.split_csv or args.model.with_name("split.csv")
     try:
@@ -116,7 +122,9 @@ def main(argv: Optional[list[str]] = None) -> int:
             raise DatasetError(f"split file not found: {split_csv} (pass --split-csv)")
         dataset = load_dataset(args.data, model_info(model).input_size, split_csv=split_csv)
         out_dir = args.out or args.model.parent / "evaluation"
-        metrics = evaluate_split(model, dataset, args.split, out_dir)
+        if args.precision != "float32" and not args.out:
+            out_dir = out_dir / args.precision  # never overwrite the reference float32 figures
+        metrics = evaluate_split(inference_copy(model, args.precision), dataset, args.split, out_dir)
     except (ModelFileError, DatasetError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -3,7 +3,8 @@
 The model is split at the last conv layer: the convolutional base runs once, then only the small
 head runs under a GradientTape, so the explanation costs one extra backward pass through the head.
 The class explained is the predicted one, scored by its pre-softmax logit (a saturated softmax
-would give near-zero gradients).
+would give near-zero gradients). A base computing in bfloat16 is fine: the heatmap arithmetic and
+the softmax run in float32.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class GradCam:
         info = model_info(model)
         self.input_size = info.input_size
         self.temperature = info.temperature
+        self.precision = model.get_layer(conv_layer).compute_dtype
         conv = model.get_layer(conv_layer).output
         self._base = keras.Model(model.input, conv)
         self._head = keras.Model(conv, model.get_layer(LOGITS_LAYER).output)
@@ -34,7 +36,7 @@ class GradCam:
 
     def _predict_batch(self, images: tf.Tensor) -> tf.Tensor:
         logits = self._head(self._base(images, training=False), training=False)
-        return tf.nn.softmax(logits / self.temperature)
+        return self._probabilities(logits)
 
     def _explain_batch(self, images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         conv = self._base(images, training=False)
@@ -42,11 +44,15 @@ class GradCam:
             tape.watch(conv)
             logits = self._head(conv, training=False)
             predicted_logit = tf.reduce_max(logits, axis=1)
-        grads = tape.gradient(predicted_logit, conv)
+        grads = tf.cast(tape.gradient(predicted_logit, conv), tf.float32)
+        conv = tf.cast(conv, tf.float32)
         channel_weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
         cam = tf.nn.relu(tf.reduce_sum(channel_weights * conv, axis=-1))
         cam = cam / (tf.reduce_max(cam, axis=(1, 2), keepdims=True) + EPSILON)
-        return tf.nn.softmax(logits / self.temperature), cam
+        return self._probabilities(logits), cam
+
+    def _probabilities(self, logits: tf.Tensor) -> tf.Tensor:
+        return tf.nn.softmax(tf.cast(logits, tf.float32) / self.temperature)
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Class probabilities, shape (N, 2), for RGB 0-255 images at the model's input size."""

@@ -20,7 +20,8 @@ from maskdet.faces import (
 )
 from maskdet.gradcam import GradCam
 from maskdet.images import ImageInput, load_image, resize_square
-from maskdet.model import ModelFileError, fold_batch_norm, load_model
+from maskdet.model import ModelFileError, inference_copy, load_model
+from maskdet.precision import resolve_precision
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "maskdet_vgg16.keras"
 MODEL_ENV = "MASKDET_MODEL"
@@ -116,7 +117,8 @@ class Predictor:
 
     Raises ModelFileError (naming the file) for a bad classifier file and for a detector file that is
     tampered or explicitly configured but missing; a detector that cannot be obtained only sets
-    `detector_problem` (whole-image fallback)."""
+    `detector_problem` (whole-image fallback). `precision`: auto (default, or $MASKDET_PRECISION),
+    float32 or bfloat16, the number format of the convolutional base."""
 
     def __init__(
         self,
@@ -124,9 +126,10 @@ class Predictor:
         detector_path: Union[str, Path, None] = None,
         use_detector: bool = True,
         download_detector: bool = True,
+        precision: Optional[str] = None,
     ) -> None:
         self.model_path = Path(model_path or os.environ.get(MODEL_ENV) or DEFAULT_MODEL_PATH)
-        self.engine = GradCam(fold_batch_norm(load_model(self.model_path)))
+        self.engine = GradCam(inference_copy(load_model(self.model_path), resolve_precision(precision)))
         self.detector: Optional[FaceDetector] = None
         self.detector_problem: Optional[str] = None
         if use_detector:

@@ -7,9 +7,10 @@ convolutional base, a small head that produces two logits, and a temperature-sca
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import Iterator, Union
 
 import keras
 import numpy as np
@@ -100,13 +101,14 @@ def build_model(
     if origin != "none" and (width != 1.0 or batch_norm):
         raise ValueError("pretrained VGG16 weights exist only for width 1.0 without batch norm")
     inputs = keras.Input((input_size, input_size, 3), name="image")
-    x = VGG16Preprocess(name="vgg16_preprocess")(inputs)
+    # Preprocessing and head always compute in float32; only the base follows the dtype policy.
+    x = VGG16Preprocess(name="vgg16_preprocess", dtype="float32")(inputs)
     x = _pretrained_base(x, weights) if origin != "none" else _random_base(x, width, batch_norm)
-    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    x = layers.Dense(HEAD_UNITS, activation="relu", kernel_initializer="he_normal", name="fc")(x)
-    x = layers.Dropout(dropout, name="dropout")(x)
-    logits = layers.Dense(len(CLASS_NAMES), name=LOGITS_LAYER)(x)
-    probs = ClassProbabilities(weights_origin=origin, name=PROBS_LAYER)(logits)
+    x = layers.GlobalAveragePooling2D(name="avg_pool", dtype="float32")(x)
+    x = layers.Dense(HEAD_UNITS, activation="relu", kernel_initializer="he_normal", name="fc", dtype="float32")(x)
+    x = layers.Dropout(dropout, name="dropout", dtype="float32")(x)
+    logits = layers.Dense(len(CLASS_NAMES), name=LOGITS_LAYER, dtype="float32")(x)
+    probs = ClassProbabilities(weights_origin=origin, name=PROBS_LAYER, dtype="float32")(logits)
     return keras.Model(inputs, probs, name="maskdet_vgg16")
 
 
@@ -171,26 +173,44 @@ def set_temperature(model: keras.Model, temperature: float) -> None:
     model.get_layer(PROBS_LAYER).temperature = float(temperature)
 
 
-def fold_batch_norm(model: keras.Model) -> keras.Model:
-    """An inference-only copy in which every BatchNormalization is folded into the convolution
-    before it (kernel and bias rescaled): the same outputs and feature maps, about 25% faster."""
+def inference_copy(model: keras.Model, precision: str = "float32") -> keras.Model:
+    """An inference-only copy with the same outputs and feature maps: every BatchNormalization
+    folded into the convolution before it (about 25% faster), and the convolutional base computing
+    in `precision` ("float32" or "bfloat16"). Returns `model` itself when nothing changes."""
     info = model_info(model)
-    if not info.batch_norm:
+    if not info.batch_norm and precision == "float32":
         return model
-    folded = build_model(info.input_size, info.width, batch_norm=False)
-    for layer in folded.layers:
-        if isinstance(layer, layers.Conv2D):
-            (kernel,) = model.get_layer(f"{layer.name}_linear").get_weights()
-            norm = model.get_layer(f"{layer.name}_bn")
-            gamma, beta, mean, variance = norm.get_weights()
-            scale = gamma / np.sqrt(variance + norm.epsilon)
-            layer.set_weights([kernel * scale, beta - mean * scale])
+    with _dtype_policy(precision):
+        copy = build_model(info.input_size, info.width, batch_norm=False)
+    for layer in copy.layers:
+        if isinstance(layer, layers.Conv2D) and info.batch_norm:
+            layer.set_weights(_folded_conv_weights(model, layer.name))
         elif layer.weights:
             layer.set_weights(model.get_layer(layer.name).get_weights())
-    probs = folded.get_layer(PROBS_LAYER)
+    probs = copy.get_layer(PROBS_LAYER)
     probs.temperature, probs.class_names, probs.weights_origin = (
         info.temperature, info.class_names, info.weights_origin)
-    return folded
+    return copy
+
+
+def _folded_conv_weights(model: keras.Model, conv_name: str) -> list[np.ndarray]:
+    """Kernel and bias of `conv_name` with its batch norm applied: scale the kernel, shift the bias."""
+    (kernel,) = model.get_layer(f"{conv_name}_linear").get_weights()
+    norm = model.get_layer(f"{conv_name}_bn")
+    gamma, beta, mean, variance = norm.get_weights()
+    scale = gamma / np.sqrt(variance + norm.epsilon)
+    return [kernel * scale, beta - mean * scale]
+
+
+@contextmanager
+def _dtype_policy(name: str) -> Iterator[None]:
+    """Build layers under Keras' global dtype policy `name`, then restore the previous one."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def set_base_trainable(model: keras.Model, trainable_blocks: tuple[str, ...]) -> None:

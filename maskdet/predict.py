@@ -20,6 +20,7 @@ from maskdet.faces import DEFAULT_THRESHOLD
 from maskdet.images import ImageError
 from maskdet.inference import Prediction, Predictor, assume_frozen_weights
 from maskdet.model import ModelFileError
+from maskdet.precision import PRECISION_ENV, PRECISIONS, PrecisionError
 
 
 def expand_inputs(paths: Iterable[Path]) -> list[Path]:
@@ -80,6 +81,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="face detection score")
     parser.add_argument("--model", type=Path, help="a .keras model (default: the shipped model)")
     parser.add_argument("--detector", type=Path, help="YuNet .onnx file (default: see README)")
+    parser.add_argument("--precision", choices=PRECISIONS, default=None,
+                        help=f"number format of the classifier (default ${PRECISION_ENV}, then auto)")
     return parser.parse_args(argv)
 
 
@@ -90,8 +93,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         print("error: no image files found in the given paths", file=sys.stderr)
         return 2
     try:
-        predictor = Predictor(args.model, args.detector, use_detector=not args.whole_image)
-    except ModelFileError as err:
+        predictor = Predictor(args.model, args.detector, use_detector=not args.whole_image,
+                              precision=args.precision)
+    except (ModelFileError, PrecisionError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if predictor.detector_problem and not args.whole_image:

@@ -14,11 +14,12 @@ EXPECTED_ROWS = [
     "T1 full VGG16 224px: bare forward -> pred+Grad-CAM",
     "T1 full VGG16 224px: naive -> one-pass pred+Grad-CAM",
     "T1 full VGG16 224px: (pred+Grad-CAM) / bare forward",
-    "T1 shipped model: bare forward -> pred+Grad-CAM",
-    "T1 shipped model: naive -> one-pass pred+Grad-CAM",
-    "T1 shipped model: (pred+Grad-CAM) / bare forward",
+    "T1 shipped model (bfloat16): bare forward -> pred+Grad-CAM",
+    "T1 shipped model (bfloat16): naive -> one-pass pred+Grad-CAM",
+    "T1 shipped model (bfloat16): (pred+Grad-CAM) / bare forward",
     "T2 faces found in the 8-face photo",
     "T2 classify+Grad-CAM per face at 8 faces / one face",
+    "T2 (info) the same in float32",
     "T2 forward passes for the 8-face photo",
     "T2 whole photo per face at 8 faces / one-face photo",
     "T2 graph traces",
@@ -38,10 +39,11 @@ BREAKDOWN_STAGES = {
 def test_quick_run_prints_every_row(tiny_model_file, yunet_file, tmp_path, capsys):
     out = tmp_path / "bench.json"
     code = bench.main(["--quick", "--repeats", "2", "--model", str(tiny_model_file),
-                       "--detector", str(yunet_file), "--json", str(out)])
+                       "--detector", str(yunet_file), "--json", str(out), "--precision", "bfloat16"])
     printed = capsys.readouterr().out
     assert code == 0
-    for key in ("physical_cores", "clock_mhz", "clock_source", "peak_gflops_avx2", "tf_intra_op_threads"):
+    for key in ("served_precision", "native_bfloat16", "physical_cores", "clock_mhz", "clock_source",
+                "peak_gflops_avx2", "tf_intra_op_threads"):
         assert f"{key}:" in printed
     table_lines = [line for line in printed.splitlines()
                    if line.startswith("T") and line.endswith(("PASS", "FAIL", "info"))]

@@ -80,3 +80,20 @@ def test_temperature_is_applied(tiny_model_file):
     set_temperature(model, 2.5)
     expected = tf.nn.softmax(logits / 2.5).numpy()
     np.testing.assert_allclose(GradCam(model).predict(images), expected, atol=1e-5)
+
+
+def test_bfloat16_base_gives_float32_results_close_to_float32():
+    from maskdet.model import build_model, inference_copy
+
+    model = build_model(TINY_SIZE, 1 / 16)
+    images = np.random.default_rng(3).uniform(0, 255, (4, TINY_SIZE, TINY_SIZE, 3)).astype("float32")
+    reference, half = GradCam(model), GradCam(inference_copy(model, "bfloat16"))
+    assert (reference.precision, half.precision) == ("float32", "bfloat16")
+    probs, cams = half.explain(images)
+    assert probs.dtype == cams.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
+    assert cams.min() >= 0.0 and cams.max() <= 1.0 + 1e-6
+    expected_probs, expected_cams = reference.explain(images)
+    np.testing.assert_allclose(probs, expected_probs, atol=0.03)
+    np.testing.assert_allclose(half.predict(images), probs, atol=1e-6)
+    assert np.abs(cams - expected_cams).mean() < 0.05

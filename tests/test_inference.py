@@ -86,3 +86,18 @@ def test_explicitly_configured_detector_that_is_missing_stops_loading(tiny_model
 def test_whole_image_mode_skips_detection(predictor):
     prediction = predictor.predict(EXAMPLES / "group_mixed.jpg", whole_image=True)
     assert prediction.whole_image and len(prediction.faces) == 1 and prediction.faces_detected == 0
+
+
+def test_bfloat16_predictor_agrees_with_float32(predictor, tiny_model_file, yunet_file, monkeypatch):
+    from maskdet.precision import PRECISION_ENV, PrecisionError
+
+    assert predictor.engine.precision == "float32"  # the suite pins float32 (conftest)
+    half = Predictor(tiny_model_file, yunet_file, precision="bfloat16")
+    assert half.engine.precision == "bfloat16"
+    expected = predictor.predict(EXAMPLES / "group_mixed.jpg")
+    got = half.predict(EXAMPLES / "group_mixed.jpg")
+    assert [face.box for face in got.faces] == [face.box for face in expected.faces]
+    np.testing.assert_allclose([f.prob_mask for f in got.faces], [f.prob_mask for f in expected.faces], atol=0.03)
+    monkeypatch.setenv(PRECISION_ENV, "int4")
+    with pytest.raises(PrecisionError, match="int4"):
+        Predictor(tiny_model_file, yunet_file)

@@ -100,18 +100,25 @@ def test_batch_norm_variant_keeps_names_and_round_trips(tmp_path):
         build_model(TINY_SIZE, 1.0, weights="imagenet", batch_norm=True)
 
 
-def test_folding_batch_norm_keeps_outputs_and_feature_maps():
-    from maskdet.model import fold_batch_norm
-
+def trained_looking_bn_model(seed: int = 4) -> keras.Model:
+    """A tiny VGG16-BN whose batch norms hold real-looking statistics, not a fresh layer's identity."""
     model = build_model(TINY_SIZE, TINY_WIDTH, batch_norm=True)
-    rng = np.random.default_rng(4)
-    for layer in model.layers:  # trained-looking statistics, not the identity of a fresh layer
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             size = layer.gamma.shape[0]
             layer.set_weights([rng.uniform(0.5, 2, size), rng.normal(0, 1, size),
                                rng.normal(0, 5, size), rng.uniform(0.5, 20, size)])
     set_temperature(model, 1.3)
-    folded = fold_batch_norm(model)
+    return model
+
+
+def test_folding_batch_norm_keeps_outputs_and_feature_maps():
+    from maskdet.model import inference_copy
+
+    model = trained_looking_bn_model()
+    rng = np.random.default_rng(5)
+    folded = inference_copy(model)
     assert not model_info(folded).batch_norm and model_info(folded).temperature == pytest.approx(1.3)
     images = rng.uniform(0, 255, (3, TINY_SIZE, TINY_SIZE, 3)).astype("float32")
     np.testing.assert_allclose(folded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5)
@@ -119,4 +126,24 @@ def test_folding_batch_norm_keeps_outputs_and_feature_maps():
     np.testing.assert_allclose(conv[1].predict(images, verbose=0), conv[0].predict(images, verbose=0),
                                rtol=1e-3, atol=1e-3)
     plain = build_model(TINY_SIZE, TINY_WIDTH)
-    assert fold_batch_norm(plain) is plain
+    assert inference_copy(plain) is plain
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_bfloat16_copy_keeps_labels_and_computes_the_base_in_bfloat16(batch_norm):
+    from maskdet.model import inference_copy
+
+    model = trained_looking_bn_model() if batch_norm else build_model(TINY_SIZE, TINY_WIDTH)
+    copy = inference_copy(model, "bfloat16")
+    assert copy is not model and keras.config.dtype_policy().name == "float32"  # global policy restored
+    assert copy.get_layer("block1_conv1").compute_dtype == "bfloat16"
+    assert copy.get_layer(LAST_CONV_LAYER).compute_dtype == "bfloat16"
+    for name in ("vgg16_preprocess", "fc", "logits", "probs"):
+        assert copy.get_layer(name).compute_dtype == "float32"
+    assert model_info(copy).temperature == model_info(model).temperature
+    images = np.random.default_rng(6).uniform(0, 255, (8, TINY_SIZE, TINY_SIZE, 3)).astype("float32")
+    expected, got = model.predict(images, verbose=0), copy.predict(images, verbose=0)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, atol=0.03)
+    confident = np.abs(expected[:, 0] - expected[:, 1]) > 0.1
+    assert (got.argmax(1) == expected.argmax(1))[confident].all()

@@ -323,8 +323,8 @@ def test_predictor_stops_on_a_tampered_detector_and_falls_back_without_one(tiny_
     assert fallback.predict(EXAMPLES / "group_mixed.jpg", explain=False).whole_image
 
 
-def bad_model_setups(tiny: Path, yunet: Path, folder: Path) -> dict[str, tuple[Path, Path, str]]:
-    """name -> (MASKDET_MODEL, MASKDET_YUNET_PATH, text the start-up error must contain)."""
+def bad_model_setups(tiny: Path, yunet: Path, folder: Path) -> dict[str, tuple[Path, Path, str, dict[str, str]]]:
+    """name -> (MASKDET_MODEL, MASKDET_YUNET_PATH, text the start-up error must contain, extra environment)."""
     import keras
 
     truncated, foreign = folder / "truncated.keras", folder / "foreign.keras"
@@ -336,12 +336,13 @@ def bad_model_setups(tiny: Path, yunet: Path, folder: Path) -> dict[str, tuple[P
     tampered.write_bytes(yunet.read_bytes()[:-16] + b"\x00" * 16)
     absent_model, absent_detector = folder / "absent.keras", folder / "absent.onnx"
     return {
-        "missing-model": (absent_model, yunet, f"model file not found: {absent_model}"),
-        "truncated-model": (truncated, yunet, f"cannot load model file {truncated}"),
-        "foreign-model": (foreign, yunet, f"{foreign} is not a maskdet model"),
-        "lambda-model": (lambda_model, yunet, f"cannot load model file {lambda_model}"),
-        "tampered-detector": (tiny, tampered, f"face detector file {tampered} has SHA-256"),
-        "missing-detector": (tiny, absent_detector, f"face detector file not found: {absent_detector}"),
+        "missing-model": (absent_model, yunet, f"model file not found: {absent_model}", {}),
+        "truncated-model": (truncated, yunet, f"cannot load model file {truncated}", {}),
+        "foreign-model": (foreign, yunet, f"{foreign} is not a maskdet model", {}),
+        "lambda-model": (lambda_model, yunet, f"cannot load model file {lambda_model}", {}),
+        "tampered-detector": (tiny, tampered, f"face detector file {tampered} has SHA-256", {}),
+        "missing-detector": (tiny, absent_detector, f"face detector file not found: {absent_detector}", {}),
+        "bad-precision": (tiny, yunet, "unknown precision 'int4'", {"MASKDET_PRECISION": "int4"}),
     }
 
 
@@ -351,9 +352,10 @@ def refused_starts(tiny_model_file, yunet_file, tmp_path_factory) -> dict[str, t
     folder = tmp_path_factory.mktemp("bad-models")
     setups = bad_model_setups(tiny_model_file, yunet_file, folder)
     started = {}
-    for name, (model, detector, expected) in setups.items():
+    for name, (model, detector, expected, extra_env) in setups.items():
         workdir = folder / name
-        started[name] = (launch(workdir, app_env(model, detector, workdir, free_port())), workdir, expected)
+        env = app_env(model, detector, workdir, free_port(), **extra_env)
+        started[name] = (launch(workdir, env), workdir, expected)
     try:
         return {name: (wait_for_exit(process), workdir, expected)
                 for name, (process, workdir, expected) in started.items()}
@@ -364,7 +366,7 @@ def refused_starts(tiny_model_file, yunet_file, tmp_path_factory) -> dict[str, t
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["missing-model", "truncated-model", "foreign-model", "lambda-model",
-                                  "tampered-detector", "missing-detector"])
+                                  "tampered-detector", "missing-detector", "bad-precision"])
 def test_app_refuses_to_start_naming_the_bad_file(refused_starts, name):
     code, workdir, expected = refused_starts[name]
     err = stderr_of(workdir)

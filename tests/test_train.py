@@ -40,6 +40,20 @@ def test_evaluate_cli_reproduces_training_metrics(trained_run, tiny_dataset, cap
     assert printed["confusion_matrix"] == recorded["confusion_matrix"]
 
 
+def test_evaluate_in_bfloat16_writes_beside_the_float32_figures(trained_run, tiny_dataset, capsys):
+    model = str(trained_run / "model.keras")
+    assert evaluate.main(["--model", model, "--data", str(tiny_dataset)]) == 0
+    reference_file = trained_run / "evaluation" / "metrics_test.json"
+    reference = reference_file.read_text()
+    capsys.readouterr()
+    assert evaluate.main(["--model", model, "--data", str(tiny_dataset), "--precision", "bfloat16"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["precision"] == "bfloat16" and json.loads(reference)["precision"] == "float32"
+    assert json.loads((trained_run / "evaluation" / "bfloat16" / "metrics_test.json").read_text()) == printed
+    assert reference_file.read_text() == reference
+    assert printed["n_images"] == json.loads(reference)["n_images"]
+
+
 def test_resume_continues_from_checkpoint(trained_run, tiny_dataset):
     code = train.main(["--data", str(tiny_dataset), "--out", str(trained_run), "--weights", "none",
                        "--epochs", "3", "--resume", *TINY_ARGS])
