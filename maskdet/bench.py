@@ -662,15 +662,16 @@ def run(args: argparse.Namespace) -> Report:
     full = build_model(224, 1.0)
     full_forward_ms = grad_cam_rows(report, "full VGG16 224px", full, 1.3, reps, warm)
     shipped = load_model(model_path)
-    served = inference_copy(shipped, predictor.engine.precision)
-    grad_cam_rows(report, f"shipped model ({predictor.engine.precision})", served, 1.5, reps * SMALL_MODEL_REPEATS, warm)
+    precision = predictor.engine.precision
+    grad_cam_rows(report, f"shipped model ({precision})", inference_copy(shipped, precision), 1.5,
+                  reps * SMALL_MODEL_REPEATS, warm)
     peak_row(report, full, full_forward_ms)
     with tempfile.TemporaryDirectory(prefix="maskdet-bench-") as tmp:
         photo, group = one_face_photo(Path(tmp)), group_photo(Path(tmp), predictor.detector)
         batching_rows(report, predictor, group, model_flops(shipped), reps * SMALL_MODEL_REPEATS, warm)
         end_to_end_rows(report, predictor, NaiveGradCam(shipped), photo, reps, warm)
         if not args.no_app:
-            app_rows(report, model_path, detector_path, predictor.engine.precision, photo, args.quick)
+            app_rows(report, model_path, detector_path, precision, photo, args.quick)
     report.other_load = other_load_share(start)
     report.machine["cpu_used_by_other_processes_during_run"] = f"{report.other_load:.0%} (should be ~0%)"
     return report
