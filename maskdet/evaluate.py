@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from maskdet.calibration import expected_calibration_error, reliability_bins, softmax
-from maskdet.config import CLASS_NAMES, LAST_CONV_LAYER, LOGITS_LAYER, MASK_INDEX
+from maskdet.config import CLASS_NAMES, LOGITS_LAYER, MASK_INDEX
 from maskdet.data import DatasetError, LoadedDataset, load_dataset
 from maskdet.model import ModelFileError, inference_copy, load_model, model_info
 
@@ -81,11 +81,10 @@ def evaluate_split(
     images, labels = dataset.subset(split)
     if len(labels) == 0:
         raise DatasetError(f"the '{split}' split is empty")
-    temperature = model_info(model).temperature
+    info = model_info(model)
     logits = predict_logits(model, images)
-    probs = softmax(logits, temperature)
-    precision = model.get_layer(LAST_CONV_LAYER).compute_dtype
-    metrics = {"split": split, "precision": precision, "temperature": temperature,
+    probs = softmax(logits, info.temperature)
+    metrics = {"split": split, "precision": info.precision, "temperature": info.temperature,
                **classification_metrics(probs, labels)}
     metrics["ece_uncalibrated"] = expected_calibration_error(softmax(logits), labels)
     if out_dir is not None:

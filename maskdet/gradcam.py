@@ -26,7 +26,7 @@ class GradCam:
         info = model_info(model)
         self.input_size = info.input_size
         self.temperature = info.temperature
-        self.precision = model.get_layer(conv_layer).compute_dtype
+        self.precision = info.precision
         conv = model.get_layer(conv_layer).output
         self._base = keras.Model(model.input, conv)
         self._head = keras.Model(conv, model.get_layer(LOGITS_LAYER).output)

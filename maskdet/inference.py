@@ -160,8 +160,7 @@ class Predictor:
         timings["decode"], clock = _lap(clock)
         faces, is_whole, notes, detected = self._find_faces(rgb, threshold, whole_image)
         timings["detect"], clock = _lap(clock)
-        crops = [crop(rgb, face.crop_box) for face in faces]
-        batch = np.stack([resize_square(c, self.engine.input_size) for c in crops]).astype(np.float32)
+        crops, batch = self.crop_batch(rgb, faces)
         timings["crop"], clock = _lap(clock)
         if explain:
             probs, heatmaps = self.engine.explain(batch)
@@ -174,6 +173,12 @@ class Predictor:
             for face, p, c, h in zip(faces, probs, crops, heatmaps)
         ]
         return Prediction(rgb, results, is_whole, detected, notes, timings)
+
+    def crop_batch(self, image: np.ndarray, faces: list[Face]) -> tuple[list[np.ndarray], np.ndarray]:
+        """(each face's crop, all crops resized into one float32 batch for the classifier)."""
+        crops = [crop(image, face.crop_box) for face in faces]
+        batch = np.stack([resize_square(c, self.engine.input_size) for c in crops]).astype(np.float32)
+        return crops, batch
 
     def _find_faces(
         self, image: np.ndarray, threshold: float, whole_image: bool

@@ -83,6 +83,8 @@ class ModelInfo:
     class_names: tuple[str, ...]
     weights_origin: str
     temperature: float
+    precision: str
+    """Number format the convolutional base computes in: float32, or bfloat16 in a served copy."""
 
 
 def build_model(
@@ -165,6 +167,7 @@ def model_info(model: keras.Model) -> ModelInfo:
         class_names=probs.class_names,
         weights_origin=probs.weights_origin,
         temperature=probs.temperature,
+        precision=model.get_layer(LAST_CONV_LAYER).compute_dtype,
     )
 
 
