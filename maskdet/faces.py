@@ -19,7 +19,7 @@ import threading
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 import cv2
 import numpy as np
@@ -45,14 +45,26 @@ class DetectorFileError(DetectorUnavailableError):
     """A local detector file fails verification, or an explicitly configured one is missing."""
 
 
+LANDMARK_NAMES = ("right_eye", "left_eye", "nose_tip", "right_mouth_corner", "left_mouth_corner")
+"""YuNet's five landmarks, in its output order ("right" is the person's right: the image's left)."""
+
+Point = tuple[float, float]
+
+
 @dataclass(frozen=True)
 class Face:
     """A detected face: `box` is the detector's box, `crop_box` the enlarged square to classify.
-    Both are (x1, y1, x2, y2) in pixels of the upright image, clipped to it."""
+    Both are (x1, y1, x2, y2) in pixels of the upright image, clipped to it. `landmarks` holds the
+    five points named in LANDMARK_NAMES (image pixels), or nothing when no detector placed the face."""
 
     box: tuple[int, int, int, int]
     crop_box: tuple[int, int, int, int]
     score: float
+    landmarks: tuple[Point, ...] = ()
+
+    def landmark(self, name: str) -> Optional[Point]:
+        """One named landmark, or None when the face has none."""
+        return self.landmarks[LANDMARK_NAMES.index(name)] if self.landmarks else None
 
 
 def default_cache_dir() -> Path:
@@ -148,9 +160,13 @@ class FaceDetector:
 
 
 def _face_from_row(row: np.ndarray, scale: float, width: int, height: int) -> Face:
+    """One YuNet output row: x, y, w, h, five (x, y) landmarks, score; mapped to full resolution."""
     x, y, w, h = (float(v) / scale for v in row[:4])
     box = clip_box((x, y, x + w, y + h), width, height)
-    return Face(box=box, crop_box=square_crop_box(box, width, height), score=float(row[-1]))
+    points = tuple((float(row[4 + 2 * i]) / scale, float(row[5 + 2 * i]) / scale)
+                   for i in range(len(LANDMARK_NAMES)))
+    return Face(box=box, crop_box=square_crop_box(box, width, height), score=float(row[-1]),
+                landmarks=points)
 
 
 def clip_box(box: tuple[float, float, float, float], width: int, height: int) -> tuple[int, int, int, int]:

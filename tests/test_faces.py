@@ -89,3 +89,17 @@ def test_tampered_local_file_is_refused(yunet_file, tmp_path):
     bad.write_bytes(yunet_file.read_bytes()[:-10] + b"0123456789")
     with pytest.raises(DetectorUnavailableError, match="yunet.onnx.*SHA-256"):
         FaceDetector.load(bad)
+
+
+def test_landmarks_sit_in_the_face_box_in_anatomical_order(yunet_file):
+    photo = np.asarray(Image.open(EXAMPLES / "astronaut_no_mask.jpg").convert("RGB"))
+    (face,) = FaceDetector.load(yunet_file).detect(photo)
+    assert len(face.landmarks) == len(faces.LANDMARK_NAMES)
+    x1, y1, x2, y2 = face.box
+    for x, y in face.landmarks:
+        assert x1 <= x <= x2 and y1 <= y <= y2
+    eyes_y = (face.landmark("right_eye")[1] + face.landmark("left_eye")[1]) / 2
+    mouth_y = (face.landmark("right_mouth_corner")[1] + face.landmark("left_mouth_corner")[1]) / 2
+    assert eyes_y < face.landmark("nose_tip")[1] < mouth_y
+    assert face.landmark("right_eye")[0] < face.landmark("left_eye")[0]  # person's right = image left
+    assert whole_image_face(photo).landmarks == () and whole_image_face(photo).landmark("nose_tip") is None
