@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
 import numpy as np
 
 from maskdet.config import CLASS_NAMES, MASK_INDEX
-from maskdet.drawing import draw_boxes, overlay_heatmap
 from maskdet.faces import (
     DEFAULT_THRESHOLD, DetectorFileError, DetectorUnavailableError, Face, FaceDetector, crop, whole_image_face,
 )
@@ -22,87 +20,17 @@ from maskdet.gradcam import GradCam
 from maskdet.images import ImageInput, load_image, resize_square
 from maskdet.model import ModelFileError, inference_copy, load_model
 from maskdet.precision import resolve_precision
+from maskdet.results import NO_DETECTOR_MESSAGE, NO_FACE_MESSAGE, FaceResult, Prediction
+
+__all__ = ["FaceResult", "MAX_FACES", "Prediction", "Predictor", "assume_frozen_weights", "reading_order"]
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "maskdet_vgg16.keras"
 MODEL_ENV = "MASKDET_MODEL"
 FROZEN_WEIGHTS_ENV = "TF_ONEDNN_ASSUME_FROZEN_WEIGHTS"
-MAX_FACES = 32
-"""At most this many faces (the most confident) are classified per image; the rest are counted."""
-
-
-@dataclass
-class FaceResult:
-    """One classified face. `heatmap` is None when Grad-CAM was not asked for."""
-
-    box: tuple[int, int, int, int]
-    crop_box: tuple[int, int, int, int]
-    label: str
-    prob_mask: float
-    detection_score: float
-    crop: np.ndarray = field(repr=False)
-    heatmap: Optional[np.ndarray] = field(default=None, repr=False)
-
-    @property
-    def confidence(self) -> float:
-        """Probability of the predicted label."""
-        return self.prob_mask if self.label == "mask" else 1.0 - self.prob_mask
-
-    def caption(self) -> str:
-        return f"{'mask' if self.label == 'mask' else 'no mask'} {self.confidence:.0%}"
-
-    def to_dict(self) -> dict:
-        return {"box": list(self.box), "label": self.label, "prob_mask": round(self.prob_mask, 4),
-                "detection_score": round(self.detection_score, 4)}
-
-
-@dataclass
-class Prediction:
-    """Everything known about one image: faces, whether the whole-image fallback ran, and why."""
-
-    image: np.ndarray = field(repr=False)
-    faces: list[FaceResult]
-    whole_image: bool
-    faces_detected: int
-    notes: list[str]
-    timings_ms: dict[str, float]
-
-    @property
-    def masked(self) -> int:
-        return sum(face.label == "mask" for face in self.faces)
-
-    def headline(self) -> str:
-        """E.g. '3 faces: 2 with mask, 1 without'."""
-        count = len(self.faces)
-        if self.whole_image:
-            return f"Whole image classified: {self.faces[0].caption()}"
-        noun = "face" if count == 1 else "faces"
-        return f"{count} {noun}: {self.masked} with mask, {count - self.masked} without"
-
-    def summary(self) -> dict:
-        """JSON-serialisable result."""
-        return {
-            "faces_found": len(self.faces) if not self.whole_image else 0,
-            "faces_detected": self.faces_detected,
-            "masked": self.masked,
-            "unmasked": len(self.faces) - self.masked,
-            "faces": [face.to_dict() for face in self.faces],
-            "whole_image": self.whole_image,
-            "notes": self.notes,
-            "headline": self.headline(),
-            "image_size": [int(self.image.shape[1]), int(self.image.shape[0])],
-            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
-        }
-
-    def annotated(self) -> np.ndarray:
-        """The image with one coloured, captioned box per face."""
-        numbered = len(self.faces) > 1
-        captions = [f"{i}: {f.caption()}" if numbered else f.caption() for i, f in enumerate(self.faces, start=1)]
-        return draw_boxes(self.image, [f.box for f in self.faces], [f.label for f in self.faces], captions)
-
-    def overlays(self, opacity: float = 0.45) -> list[tuple[np.ndarray, str]]:
-        """(Grad-CAM overlay on the face crop, caption) per face that has a heatmap."""
-        return [(overlay_heatmap(f.crop, f.heatmap, opacity), f"face {i}: {f.caption()}")
-                for i, f in enumerate(self.faces, start=1) if f.heatmap is not None]
+MAX_FACES = 64
+"""At most this many faces (the most confident) are classified per image; the rest are counted and
+the result says so. 64 faces cost about one 640x480 photo's detection time in the classifier (see
+README, "How faces are found")."""
 
 
 def assume_frozen_weights() -> None:
@@ -117,8 +45,9 @@ class Predictor:
 
     Raises ModelFileError (naming the file) for a bad classifier file and for a detector file that is
     tampered or explicitly configured but missing; a detector that cannot be obtained only sets
-    `detector_problem` (whole-image fallback). `precision`: auto (default, or $MASKDET_PRECISION),
-    float32 or bfloat16, the number format of the convolutional base."""
+    `detector_problem` (no faces are looked for then: only whole-image mode gives a verdict).
+    `precision`: auto (default, or $MASKDET_PRECISION), float32 or bfloat16, the number format of
+    the convolutional base."""
 
     def __init__(
         self,
@@ -137,7 +66,7 @@ class Predictor:
                 self.detector = FaceDetector.load(detector_path, download_detector)
             except DetectorFileError as err:  # tampered or mis-configured: never fall back silently
                 raise ModelFileError(str(err)) from err
-            except DetectorUnavailableError as err:  # could not be obtained: whole-image fallback
+            except DetectorUnavailableError as err:  # could not be obtained: no faces found, said
                 self.detector_problem = str(err)
 
     def warm_up(self) -> None:
@@ -153,7 +82,9 @@ class Predictor:
         explain: bool = True,
         whole_image: bool = False,
     ) -> Prediction:
-        """Classify every face of `image`. Raises maskdet.images.ImageError for unusable input."""
+        """Classify every face of `image` (or, with `whole_image`, the image as one face: for photos
+        that are one cropped face). No face found means no verdict. Raises maskdet.images.ImageError
+        for unusable input."""
         timings: dict[str, float] = {}
         clock = time.perf_counter()
         rgb = load_image(image)
@@ -162,10 +93,7 @@ class Predictor:
         timings["detect"], clock = _lap(clock)
         crops, batch = self.crop_batch(rgb, faces)
         timings["crop"], clock = _lap(clock)
-        if explain:
-            probs, heatmaps = self.engine.explain(batch)
-        else:
-            probs, heatmaps = self.engine.predict(batch), [None] * len(faces)
+        probs, heatmaps = self._classify(batch, explain)
         timings["classify"], clock = _lap(clock)
         results = [
             FaceResult(face.box, face.crop_box, CLASS_NAMES[int(np.argmax(p))], float(p[MASK_INDEX]),
@@ -174,24 +102,33 @@ class Predictor:
         ]
         return Prediction(rgb, results, is_whole, detected, notes, timings)
 
+    def _classify(self, batch: np.ndarray, explain: bool) -> tuple[np.ndarray, list]:
+        """(probabilities, heatmaps or Nones) for a batch, in one forward pass; none for no faces."""
+        if not len(batch):
+            return np.zeros((0, len(CLASS_NAMES)), np.float32), []
+        if explain:
+            probs, heatmaps = self.engine.explain(batch)
+            return probs, list(heatmaps)
+        return self.engine.predict(batch), [None] * len(batch)
+
     def crop_batch(self, image: np.ndarray, faces: list[Face]) -> tuple[list[np.ndarray], np.ndarray]:
         """(each face's crop, all crops resized into one float32 batch for the classifier)."""
         crops = [crop(image, face.crop_box) for face in faces]
-        batch = np.stack([resize_square(c, self.engine.input_size) for c in crops]).astype(np.float32)
-        return crops, batch
+        size = self.engine.input_size
+        batch = [resize_square(c, size) for c in crops]
+        return crops, (np.stack(batch) if batch else np.zeros((0, size, size, 3))).astype(np.float32)
 
     def _find_faces(
         self, image: np.ndarray, threshold: float, whole_image: bool
     ) -> tuple[list[Face], bool, list[str], int]:
-        """(faces to classify, whether it is the whole-image fallback, notes, faces detected)."""
+        """(faces to classify, whether it is the whole image as asked, notes, faces detected)."""
         if whole_image:
             return [whole_image_face(image)], True, ["whole image classified as one face (as requested)"], 0
         if self.detector is None:
-            note = f"face detector unavailable, classified the whole image: {self.detector_problem}"
-            return [whole_image_face(image)], True, [note], 0
+            return [], False, [NO_DETECTOR_MESSAGE, f"face detector unavailable: {self.detector_problem}"], 0
         faces = self.detector.detect(image, threshold)
         if not faces:
-            return [whole_image_face(image)], True, ["no face found; classified the whole image as one face"], 0
+            return [], False, [NO_FACE_MESSAGE], 0
         notes = []
         if len(faces) > MAX_FACES:
             notes.append(f"{len(faces)} faces found; only the {MAX_FACES} most confident were classified")

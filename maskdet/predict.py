@@ -35,10 +35,13 @@ def expand_inputs(paths: Iterable[Path]) -> list[Path]:
 
 
 def save_outputs(prediction: Prediction, source: Path, out_dir: Path, index: int) -> None:
-    """Write the annotated image and one Grad-CAM overlay per face, prefixed to stay unique."""
+    """Write the annotated image, the photo with every face's heatmap in place, and one Grad-CAM
+    overlay per face, prefixed to stay unique."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{index:04d}_{source.stem}"
     _write_rgb(out_dir / f"{stem}_annotated.jpg", prediction.annotated())
+    if any(face.heatmap is not None for face in prediction.faces):
+        _write_rgb(out_dir / f"{stem}_heatmaps.jpg", prediction.annotated(heatmaps_on_photo=True))
     for face_number, (overlay, _) in enumerate(prediction.overlays(), start=1):
         _write_rgb(out_dir / f"{stem}_face{face_number}_gradcam.jpg", overlay)
 
@@ -54,11 +57,12 @@ def run(predictor: Predictor, files: list[Path], args: argparse.Namespace) -> li
     """One record per file; a bad file gets an `error` and the run goes on."""
     records = []
     for index, path in enumerate(tqdm(files, disable=len(files) < 2, unit="image", file=sys.stderr)):
-        record: dict = {"file": str(path), "faces": [], "whole_image": False, "error": None}
+        record: dict = {"file": str(path), "faces": [], "whole_image": False, "notes": [], "error": None}
         try:
             prediction = predictor.predict(path, args.threshold, explain=not args.no_cam,
                                            whole_image=args.whole_image)
-            record.update(faces=prediction.summary()["faces"], whole_image=prediction.whole_image)
+            record.update(faces=prediction.summary()["faces"], whole_image=prediction.whole_image,
+                          notes=prediction.notes)
             if args.out:
                 save_outputs(prediction, path, args.out, index)
             if not args.json:
@@ -77,8 +81,10 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print one JSON array to stdout")
     parser.add_argument("--out", type=Path, help="write annotated images and heatmaps here")
     parser.add_argument("--no-cam", action="store_true", help="skip Grad-CAM (faster)")
-    parser.add_argument("--whole-image", action="store_true", help="no detection: each image is one face")
-    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="face detection score")
+    parser.add_argument("--whole-image", action="store_true",
+                        help="no detection: each image is one cropped face and gets a verdict")
+    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+                        help=f"lowest face detection score considered (default {DEFAULT_THRESHOLD})")
     parser.add_argument("--model", type=Path, help="a .keras model (default: the shipped model)")
     parser.add_argument("--detector", type=Path, help="YuNet .onnx file (default: see README)")
     parser.add_argument("--precision", choices=PRECISIONS, default=None,
@@ -99,7 +105,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if predictor.detector_problem and not args.whole_image:
-        print(f"warning: {predictor.detector_problem}; classifying whole images", file=sys.stderr)
+        print(f"warning: {predictor.detector_problem}; no faces can be found (use --whole-image for "
+              "photos that are one cropped face)", file=sys.stderr)
     records = run(predictor, files, args)
     if args.json:
         print(json.dumps(records, indent=2))

@@ -29,7 +29,7 @@ def test_faces_pasted_on_a_canvas_are_found_where_they_are(yunet_file):
     for face_box in found:
         centre = ((face_box.box[0] + face_box.box[2]) / 2, (face_box.box[1] + face_box.box[3]) / 2)
         assert any(x <= centre[0] <= x + 256 and y <= centre[1] <= y + 256 for x, y in positions)
-        assert face_box.score >= 0.6
+        assert face_box.score >= faces.SURE_SCORE
 
 
 def test_huge_image_boxes_map_back_to_full_resolution(yunet_file):
@@ -103,3 +103,36 @@ def test_landmarks_sit_in_the_face_box_in_anatomical_order(yunet_file):
     assert eyes_y < face.landmark("nose_tip")[1] < mouth_y
     assert face.landmark("right_eye")[0] < face.landmark("left_eye")[0]  # person's right = image left
     assert whole_image_face(photo).landmarks == () and whole_image_face(photo).landmark("nose_tip") is None
+
+
+def test_weak_detections_need_confirmation(yunet_file):
+    """The cat example has YuNet detections at the default floor; none survives the re-detection."""
+    detector = FaceDetector.load(yunet_file)
+    cat = np.asarray(Image.open(EXAMPLES / "cat_no_face.jpg").convert("RGB"))
+    weak = detector.detect_raw(cat, faces.DEFAULT_THRESHOLD)
+    assert weak and all(face.score < faces.SURE_SCORE for face in weak)
+    assert not any(detector.confirmed(cat, face) for face in weak)
+    assert detector.detect(cat) == []
+    photo = np.asarray(Image.open(EXAMPLES / "astronaut_mask.jpg").convert("RGB"))
+    (face,) = detector.detect(photo)
+    assert detector.confirm_score(photo, face) >= faces.CONFIRM_SCORE  # a real face is found again
+
+
+def test_small_images_are_searched_at_twice_their_size(yunet_file):
+    assert faces.detection_scale(480, 640) == 2.0 and faces.detection_scale(600, 800) == 1.0
+    assert faces.detection_scale(2000, 3000) == pytest.approx(960 / 3000)
+    photo = Image.open(EXAMPLES / "astronaut_mask.jpg").convert("RGB").resize((80, 80))
+    canvas = Image.new("RGB", (400, 300), (120, 130, 120))
+    canvas.paste(photo, (150, 100))  # a masked face of about 15 px
+    image = np.asarray(canvas)
+    detector = FaceDetector.load(yunet_file)
+    assert detector.detect_raw(image, faces.DEFAULT_THRESHOLD, scale=1.0) == []  # missed at its own size
+    (found,) = detector.detect(image)
+    assert 150 <= found.box[0] < found.box[2] <= 230 and found.box[2] - found.box[0] < 24
+
+
+def test_confirmation_crop_pads_outside_the_image():
+    image = np.full((100, 100, 3), 255, np.uint8)
+    square = faces.confirmation_crop(image, (0, 0, 20, 20))
+    assert square.shape == (faces.CONFIRM_SIZE, faces.CONFIRM_SIZE, 3)
+    assert square[0, 0].tolist() == [127, 127, 127] and square[-1, -1].tolist() == [255, 255, 255]

@@ -26,16 +26,40 @@ def test_json_output_shape_and_bad_file_continues(cli_env, tmp_path, capsys):
     broken, group, cat = records
     assert broken["error"] and broken["faces"] == []
     assert group["error"] is None and len(group["faces"]) == 5 and group["whole_image"] is False
-    assert set(group["faces"][0]) >= {"box", "label", "prob_mask"}
+    assert set(group["faces"][0]) >= {"box", "label", "verdict", "prob_mask", "detection_score"}
     assert all(len(f["box"]) == 4 and f["label"] in ("mask", "no_mask") for f in group["faces"])
-    assert cat["whole_image"] is True
+    assert all(f["verdict"] in ("mask", "no_mask", "unsure", "too_small") for f in group["faces"])
+    assert cat["faces"] == [] and cat["whole_image"] is False and cat["error"] is None
+    assert cat["notes"] == ["No face found — try a closer, frontal photo"]
+
+
+def test_no_face_text_output_and_whole_image_flag_keeps_its_meaning(cli_env, capsys):
+    assert predict.main([str(EXAMPLES / "cat_no_face.jpg")]) == 0
+    assert "cat_no_face.jpg: No face found — try a closer, frontal photo" in capsys.readouterr().out
+    assert predict.main([str(EXAMPLES / "cat_no_face.jpg"), "--whole-image", "--json"]) == 0
+    (record,) = json.loads(capsys.readouterr().out)
+    assert record["whole_image"] is True and len(record["faces"]) == 1
+    assert record["faces"][0]["box"] == [0, 0, 451, 300]
+
+
+def test_unsure_and_too_small_in_json(cli_env, tmp_path, capsys, monkeypatch):
+    from maskdet import config
+    from tests.test_inference import small_and_large_face
+
+    photo = small_and_large_face(tmp_path)
+    monkeypatch.setattr(config, "UNSURE_BAND", (0.0, 1.0))
+    assert predict.main([str(photo), "--json", "--no-cam"]) == 0
+    (record,) = json.loads(capsys.readouterr().out)
+    verdicts = sorted(face["verdict"] for face in record["faces"])
+    assert verdicts == ["too_small", "unsure"]
+    assert all(face["label"] in ("mask", "no_mask") for face in record["faces"])
 
 
 def test_out_folder_gets_annotated_images_and_heatmaps(cli_env, tmp_path, capsys):
     code = predict.main([str(EXAMPLES / "group_mixed.jpg"), "--out", str(tmp_path / "out")])
     assert code == 0 and "5 faces" in capsys.readouterr().out
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert "0000_group_mixed_annotated.jpg" in written
+    assert "0000_group_mixed_annotated.jpg" in written and "0000_group_mixed_heatmaps.jpg" in written
     assert sum("gradcam" in name for name in written) == 5
 
 
@@ -44,7 +68,7 @@ def test_no_cam_and_whole_image_flags(cli_env, tmp_path, capsys):
                          "--out", str(tmp_path)])
     (record,) = json.loads(capsys.readouterr().out)
     assert code == 0 and record["whole_image"] and len(record["faces"]) == 1
-    assert not any("gradcam" in p.name for p in tmp_path.iterdir())
+    assert not any("gradcam" in p.name or "heatmaps" in p.name for p in tmp_path.iterdir())
 
 
 def test_exit_status_non_zero_only_when_every_input_failed(cli_env, tmp_path, capsys):
