@@ -1,7 +1,12 @@
-"""Held-out evaluation: metrics, calibration and plots.
+"""Held-out evaluation: metrics overall and per source, a stress set, the Grad-CAM pointing game,
+calibration and plots.
 
-    python -m maskdet.evaluate --model models/maskdet_vgg16.keras --data DIR [--split test]
-        [--precision float32|bfloat16]
+    python -m maskdet.evaluate --model models/maskdet_vgg16.keras --data DIR [DIR...] [--split test]
+        [--precision float32|bfloat16] [--no-stress] [--no-pointing]
+
+Sources listed in the model's split file are scored on their held-out split; sources it does not
+list were never seen in training and are scored on the split a training run would give them.
+For figures on sources held out from training *by design*, see maskdet.crossval.
 """
 
 from __future__ import annotations
@@ -16,62 +21,22 @@ import keras
 import numpy as np
 
 from maskdet.calibration import expected_calibration_error, reliability_bins, softmax
+from maskdet.metrics import classification_metrics, roc_curve
 from maskdet.config import CLASS_NAMES, LOGITS_LAYER, MASK_INDEX
 from maskdet.data import DatasetError, LoadedDataset, load_dataset
+from maskdet.faces import CROP_SCALE
+from maskdet.gradcam import GradCam
 from maskdet.model import ModelFileError, inference_copy, load_model, model_info
+from maskdet.pointing import pointing_game
+from maskdet.recrop import optional_locator
+from maskdet.report import per_source_table
+from maskdet.stress import CONDITIONS, stress_images
 
 
 def predict_logits(model: keras.Model, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
     """Pre-softmax scores for a batch of images at the model's input size."""
     logits_model = keras.Model(model.input, model.get_layer(LOGITS_LAYER).output)
     return np.asarray(logits_model.predict(images, batch_size=batch_size, verbose=0), dtype=np.float64)
-
-
-def classification_metrics(probs: np.ndarray, labels: np.ndarray) -> dict:
-    """Accuracy, per-class precision/recall/F1, ROC AUC, ECE and the confusion matrix."""
-    predicted = probs.argmax(axis=1)
-    matrix = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)), dtype=int)
-    np.add.at(matrix, (labels, predicted), 1)
-    per_class = {}
-    for index, name in enumerate(CLASS_NAMES):
-        true_pos = matrix[index, index]
-        precision = true_pos / max(matrix[:, index].sum(), 1)
-        recall = true_pos / max(matrix[index, :].sum(), 1)
-        f1 = 2 * precision * recall / max(precision + recall, 1e-12)
-        per_class[name] = {
-            "precision": float(precision), "recall": float(recall), "f1": float(f1),
-            "support": int(matrix[index, :].sum()),
-        }
-    return {
-        "n_images": int(len(labels)),
-        "accuracy": float((predicted == labels).mean()),
-        "per_class": per_class,
-        "roc_auc": roc_auc(probs[:, MASK_INDEX], labels == MASK_INDEX),
-        "ece": expected_calibration_error(probs, labels),
-        "confusion_matrix": matrix.tolist(),
-        "confusion_matrix_axes": "rows = true class, columns = predicted class, order " + str(list(CLASS_NAMES)),
-    }
-
-
-def roc_auc(scores: np.ndarray, positives: np.ndarray) -> float:
-    """Area under the ROC curve via the rank statistic (ties get average ranks)."""
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores))
-    sorted_scores = scores[order]
-    _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
-    for start, count in zip(first, counts):
-        ranks[order[start:start + count]] = start + (count + 1) / 2.0
-    n_pos, n_neg = positives.sum(), (~positives).sum()
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def roc_curve(scores: np.ndarray, positives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    thresholds = np.unique(scores)[::-1]
-    tpr = [(scores[positives] >= t).mean() for t in thresholds]
-    fpr = [(scores[~positives] >= t).mean() for t in thresholds]
-    return np.array([0.0] + fpr + [1.0]), np.array([0.0] + tpr + [1.0])
 
 
 def evaluate_split(
@@ -103,31 +68,97 @@ def evaluate_split(
     return metrics
 
 
+def per_source_metrics(model: keras.Model, dataset: LoadedDataset, split: str) -> dict[str, dict]:
+    """Source name -> metrics on that source's part of `split` (one forward pass for all), with
+    `seen_in_training` telling a held-out source from one the model was trained on."""
+    index = dataset.indices(split)
+    if len(index) == 0:
+        raise DatasetError(f"the '{split}' split is empty")
+    probs = softmax(predict_logits(model, dataset.images[index]), model_info(model).temperature)
+    labels, sources = dataset.labels[index], np.array([dataset.sources[i] for i in index])
+    return {name: {**classification_metrics(probs[sources == name], labels[sources == name]),
+                   "seen_in_training": name in dataset.seen_sources}
+            for name in dataset.source_names() if (sources == name).any()}
+
+
+def stress_metrics(model: keras.Model, dataset: LoadedDataset, split: str) -> dict[str, dict]:
+    """Condition -> metrics on every crop of `split` changed that way (see maskdet.stress)."""
+    images, labels = dataset.subset(split)
+    temperature = model_info(model).temperature
+    return {condition: classification_metrics(
+                softmax(predict_logits(model, stress_images(images, condition)), temperature), labels)
+            for condition in CONDITIONS}
+
+
+def pointing_metrics(model: keras.Model, dataset: LoadedDataset, split: str) -> dict:
+    """The Grad-CAM pointing game (maskdet.pointing) on the faces of `split` that have landmarks."""
+    index = dataset.indices(split)
+    engine = GradCam(inference_copy(model, "float32"))
+    return pointing_game(engine, dataset.images[index], dataset.labels[index], dataset.landmarks[index])
+
+
+def markdown_report(metrics: dict) -> str:
+    """The per-source, stress and pointing-game tables of a full evaluation."""
+    seen = {name: m for name, m in metrics["per_source"].items() if m["seen_in_training"]}
+    unseen = {name: m for name, m in metrics["per_source"].items() if not m["seen_in_training"]}
+    parts = [f"## {metrics['split']} split, all sources\n", per_source_table({"all": metrics}, "")]
+    if seen:
+        parts += ["\n### sources the model was trained on (their held-out split)\n", per_source_table(seen)]
+    if unseen:
+        parts += ["\n### sources the model never saw\n", per_source_table(unseen)]
+    if "stress" in metrics:
+        parts += ["\n### stress set\n", per_source_table(metrics["stress"], "condition")]
+    if "pointing" in metrics:
+        rows = [f"| {name} | {p['faces']} | {p['peak_on_nose_mouth']:.1%} | {p['left_out_no_landmarks']} |"
+                for name, p in metrics["pointing"].items()]
+        parts += ["\n### pointing game (Grad-CAM peak on the nose/mouth region)\n",
+                  "| class | faces | peak on nose/mouth | left out (no landmarks) |", "|---|---|---|---|", *rows]
+    return "\n".join(parts) + "\n"
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m maskdet.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True, help="a .keras model file")
-    parser.add_argument("--data", type=Path, required=True, help="folder with with_mask/ and without_mask/")
+    parser.add_argument("--data", type=Path, nargs="+", required=True,
+                        help="sources (folders with with_mask/ and/or without_mask/) or roots of sources; "
+                             "sources missing from the split file are scored as never seen")
     parser.add_argument("--split", choices=("test", "val", "train"), default="test")
     parser.add_argument("--split-csv", type=Path, help="split file (default: split.csv next to the model)")
     parser.add_argument("--out", type=Path, help="folder for plots and metrics (default: next to the model)")
     parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
                         help="number format of the convolutional base (the app picks bfloat16 on CPUs with "
                              "native support; this checks that it keeps the metrics)")
+    parser.add_argument("--recrop", action=argparse.BooleanOptionalAction, default=True,
+                        help="crop images with the app's face detector, as training does (default on)")
+    parser.add_argument("--crop-scale", type=float, default=CROP_SCALE, help="crop side / face box side")
+    parser.add_argument("--detector", type=Path, help="YuNet .onnx file (default: as the app finds it)")
+    parser.add_argument("--stress", action=argparse.BooleanOptionalAction, default=True,
+                        help="also score the stress set (dark, backlit, blurred, low-res, grey, rotated)")
+    parser.add_argument("--pointing", action=argparse.BooleanOptionalAction, default=True,
+                        help="also play the Grad-CAM pointing game on faces with landmarks")
     args = parser.parse_args(argv)
     split_csv = args.split_csv or args.model.with_name("split.csv")
     try:
         model = load_model(args.model)
         if not split_csv.is_file():
             raise DatasetError(f"split file not found: {split_csv} (pass --split-csv)")
-        dataset = load_dataset(args.data, model_info(model).input_size, split_csv=split_csv)
+        dataset = load_dataset(args.data, model_info(model).input_size, split_csv=split_csv,
+                               locator=optional_locator(args.recrop, args.detector), crop_scale=args.crop_scale)
         out_dir = args.out or args.model.parent / "evaluation"
         if args.precision != "float32" and not args.out:
             out_dir = out_dir / args.precision  # never overwrite the reference float32 figures
-        metrics = evaluate_split(inference_copy(model, args.precision), dataset, args.split, out_dir)
+        served = inference_copy(model, args.precision)
+        metrics = evaluate_split(served, dataset, args.split, out_dir)
+        metrics["per_source"] = per_source_metrics(served, dataset, args.split)
+        if args.stress:
+            metrics["stress"] = stress_metrics(served, dataset, args.split)
+        if args.pointing:
+            metrics["pointing"] = pointing_metrics(model, dataset, args.split)
     except (ModelFileError, DatasetError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     (out_dir / f"metrics_{args.split}.json").write_text(json.dumps(metrics, indent=2))
+    (out_dir / f"report_{args.split}.md").write_text(markdown_report(metrics))
     print(json.dumps(metrics, indent=2))
     return 0
 

@@ -50,6 +50,52 @@ def tiny_dataset(tmp_path_factory) -> Path:
     return make_dataset(tmp_path_factory.mktemp("dataset"))
 
 
+def make_source(root: Path, classes: tuple[str, ...], people: int, photos_each: int, seed: int) -> Path:
+    """One source with a manifest whose `group` is the person: files of one person share a group
+    although their names and pixels are unrelated (only the manifest can keep them together)."""
+    rng = np.random.default_rng(seed)
+    rows = ["file,label,group"]
+    for folder in classes:
+        (root / folder).mkdir(parents=True)
+        for person in range(people):
+            for photo in range(photos_each):
+                name = f"{folder}/img{int(rng.integers(1_000_000)):07d}.jpg"
+                Image.fromarray(synthetic_face(rng, folder == "with_mask")).save(root / name, quality=95)
+                rows.append(f"{name},{folder},person{person}")
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def make_sources(root: Path) -> Path:
+    """A root of three sources: two with both classes, one with unmasked faces only."""
+    make_source(root / "alpha", ("with_mask", "without_mask"), people=6, photos_each=3, seed=1)
+    make_source(root / "beta", ("with_mask", "without_mask"), people=5, photos_each=2, seed=2)
+    make_source(root / "gamma", ("without_mask",), people=8, photos_each=2, seed=3)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_sources(tmp_path_factory) -> Path:
+    return make_sources(tmp_path_factory.mktemp("sources"))
+
+
+@pytest.fixture(scope="session")
+def photo_source(tmp_path_factory) -> Path:
+    """A source of real face photos (the examples, shifted, mirrored and scaled) in which YuNet finds
+    faces and landmarks, so re-cropping and the pointing game have something to work on."""
+    root = tmp_path_factory.mktemp("photos") / "photos"
+    photos = {"with_mask": ["astronaut_mask.jpg", "astronaut_black_mask.jpg"],
+              "without_mask": ["astronaut_no_mask.jpg", "cameraman_no_mask.jpg"]}
+    for folder, names in photos.items():
+        (root / folder).mkdir(parents=True)
+        for name in names:
+            photo = Image.open(EXAMPLES / name).convert("RGB")
+            for k, (left, top, side) in enumerate([(75, 0, 300), (115, 20, 220), (135, 40, 180)]):
+                variant = photo.crop((left, top, left + side, top + side)).resize((160, 160))
+                variant.save(root / folder / f"{Path(name).stem}_{k}.jpg", quality=92)
+    return root
+
+
 @pytest.fixture(scope="session")
 def tiny_model():
     from maskdet.model import build_model

@@ -62,9 +62,12 @@ def test_split_is_leak_free_stratified_and_seeded(tiny_dataset):
 
 def test_split_csv_round_trip(tiny_dataset, tmp_path):
     dataset = load_dataset(tiny_dataset, 32)
-    write_split_csv(tmp_path / "split.csv", dataset, tiny_dataset)
-    groups, splits = read_split_csv(tmp_path / "split.csv", dataset.samples, tiny_dataset)
-    assert (groups, splits) == (dataset.groups, dataset.splits)
+    write_split_csv(tmp_path / "split.csv", dataset, {tiny_dataset.name: tiny_dataset})
+    saved = read_split_csv(tmp_path / "split.csv")
+    assert [saved[(tiny_dataset.name, s.path.relative_to(tiny_dataset).as_posix())] for s in dataset.samples] \
+        == dataset.splits
+    reloaded = load_dataset(tiny_dataset, 32, seed=99, split_csv=tmp_path / "split.csv")
+    assert reloaded.splits == dataset.splits
 
 
 def test_unreadable_files_are_skipped_with_one_warning(tiny_dataset, tmp_path):
@@ -96,3 +99,34 @@ def test_file_names_with_spaces_and_unicode(tmp_path):
     shutil.copy(src, root / "with_mask" / "Ünïcode (3) name.JPG")
     assert any("Ünïcode" in s.path.name for s in scan_dataset(root))
     assert Sample(src, 1) in scan_dataset(root)
+
+
+def test_many_sources_split_each_source_by_its_manifest_groups(tiny_sources):
+    dataset = load_dataset(tiny_sources, 32, seed=0)
+    assert dataset.source_names() == ["alpha", "beta", "gamma"]
+    split_of_group: dict[str, set] = {}
+    for group, split in zip(dataset.groups, dataset.splits):
+        split_of_group.setdefault(group, set()).add(split)
+    assert all(len(splits) == 1 for splits in split_of_group.values())
+    assert {g.split("/")[0] for g in dataset.groups} == {"alpha", "beta", "gamma"}
+    assert len({g for g in dataset.groups if g.startswith("alpha/")}) == 6  # one group per person
+    for source in ("alpha", "gamma"):
+        assert {dataset.splits[i] for i in dataset.indices(sources=[source])} == {"train", "val", "test"}
+    assert set(dataset.labels[dataset.indices(sources=["gamma"])]) == {0}
+
+
+def test_a_saved_split_marks_the_sources_a_model_saw(tiny_sources, tmp_path):
+    from maskdet.data import source_roots
+
+    trained = load_dataset(tiny_sources, 32, exclude=["beta"])
+    write_split_csv(tmp_path / "split.csv", trained, source_roots(tiny_sources))
+    everything = load_dataset(tiny_sources, 32, split_csv=tmp_path / "split.csv")
+    assert everything.seen_sources == {"alpha", "gamma"}
+    fresh = load_dataset(tiny_sources, 32)
+    beta = everything.indices(sources=["beta"])
+    assert [everything.splits[i] for i in beta] == [fresh.splits[i] for i in beta]  # as a full run splits it
+
+
+def test_one_class_alone_is_not_enough(tiny_sources):
+    with pytest.raises(DatasetError, match="with_mask"):
+        load_dataset(tiny_sources, 32, include=["gamma"])

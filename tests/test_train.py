@@ -6,7 +6,7 @@ import pytest
 
 from maskdet import evaluate, train
 from maskdet.model import load_model, model_info
-from tests.conftest import TINY_SIZE, TINY_WIDTH
+from tests.conftest import REPO_ROOT, TINY_SIZE, TINY_WIDTH
 
 TINY_ARGS = ["--input-size", str(TINY_SIZE), "--width", str(TINY_WIDTH), "--batch-size", "8"]
 
@@ -14,7 +14,7 @@ TINY_ARGS = ["--input-size", str(TINY_SIZE), "--width", str(TINY_WIDTH), "--batc
 @pytest.fixture(scope="module")
 def trained_run(tiny_dataset, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    code = train.main(["--data", str(tiny_dataset), "--out", str(out), "--weights", "none", "--epochs", "2", *TINY_ARGS])
+    code = train.main(["--data", str(tiny_dataset), "--out", str(out), "--weights", "none", "--epochs", "2", "--no-recrop", *TINY_ARGS])
     assert code == 0
     return out
 
@@ -92,3 +92,29 @@ def test_cli_errors_on_bad_folders(tmp_path, capsys, layout):
 def test_evaluate_cli_errors_on_missing_model(tmp_path, capsys):
     assert evaluate.main(["--model", str(tmp_path / "none.keras"), "--data", str(tmp_path)]) == 2
     assert "model file not found" in capsys.readouterr().err
+
+
+def test_many_sources_train_balanced_and_report_per_source(tiny_sources, tmp_path, capsys):
+    out = tmp_path / "multi"
+    code = train.main(["--data", str(tiny_sources), "--out", str(out), "--weights", "none", "--epochs", "1",
+                       "--steps-per-epoch", "3", "--exclude-sources", "beta", "--no-recrop", *TINY_ARGS])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "gamma          no_mask" in printed and "beta" not in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["test_per_source"]) == {"alpha", "gamma"}
+    assert metrics["epochs_run"] == 1
+
+
+def test_training_mirrored_over_two_logical_cpus(tiny_sources, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "mirrored"
+    done = subprocess.run(
+        [sys.executable, "-m", "maskdet.train", "--data", str(tiny_sources), "--out", str(out), "--weights", "none",
+         "--epochs", "1", "--steps-per-epoch", "2", "--no-recrop", "--cpu-devices", "2", *TINY_ARGS],
+        capture_output=True, text=True, timeout=300, cwd=str(REPO_ROOT))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "strategy: MirroredStrategy, 2 replica(s)" in done.stdout
+    assert model_info(load_model(out / "model.keras")).input_size == TINY_SIZE

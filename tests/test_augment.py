@@ -1,0 +1,33 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from maskdet import augment
+from tests.conftest import synthetic_face
+
+IMAGE = tf.constant(synthetic_face(np.random.default_rng(0), masked=True, size=64).astype(np.float32))
+
+
+@pytest.mark.parametrize("change", [augment.frame, augment.expose, augment.backlight, augment.shift_colour,
+                                    augment.greyscale, augment.blur, augment.lower_resolution,
+                                    augment.recompress, augment.add_noise, augment.augment_image])
+def test_every_change_keeps_the_shape_and_changes_the_pixels(change):
+    tf.random.set_seed(3)
+    changed = change(IMAGE).numpy()
+    assert changed.shape == (64, 64, 3) and changed.dtype == np.float32
+    assert np.abs(changed - IMAGE.numpy()).mean() > 0.5
+
+
+def test_the_full_pipeline_stays_in_pixel_range_and_varies():
+    tf.random.set_seed(0)
+    outputs = np.stack([augment.augment_image(IMAGE).numpy() for _ in range(12)])
+    assert outputs.min() >= 0 and outputs.max() <= 255
+    assert len({o.tobytes() for o in outputs}) == 12
+
+
+def test_greyscale_has_equal_channels_and_backlight_darkens_the_centre():
+    grey = augment.greyscale(IMAGE).numpy()
+    assert np.allclose(grey[..., 0], grey[..., 1]) and np.allclose(grey[..., 1], grey[..., 2])
+    flat = tf.fill((64, 64, 3), 128.0)
+    lit = augment.backlight(flat).numpy()
+    assert lit[32, 32].mean() < 80 and lit[0, 0].mean() > 180

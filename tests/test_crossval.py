@@ -1,0 +1,40 @@
+import json
+
+import pytest
+
+from maskdet import crossval
+from maskdet.sources import SourceError
+from tests.conftest import TINY_SIZE, TINY_WIDTH
+
+TINY_TRAIN = ["--weights", "none", "--input-size", str(TINY_SIZE), "--width", str(TINY_WIDTH), "--batch-size", "8",
+              "--epochs", "1", "--steps-per-epoch", "2", "--no-recrop", "--no-jit"]
+
+
+def test_fold_specs():
+    sources = ["alpha", "beta", "gamma"]
+    assert crossval.parse_folds(None, sources) == {"alpha": ("alpha",), "beta": ("beta",), "gamma": ("gamma",)}
+    assert crossval.parse_folds(["x=alpha,beta", "y=gamma"], sources) == {"x": ("alpha", "beta"), "y": ("gamma",)}
+    with pytest.raises(SourceError, match="delta"):
+        crossval.parse_folds(["x=delta"], sources)
+    with pytest.raises(SourceError, match="NAME=SOURCE"):
+        crossval.parse_folds(["alpha"], sources)
+    project = sorted(s for fold in crossval.DEFAULT_FOLDS.values() for s in fold)
+    assert crossval.parse_folds(None, project) == crossval.DEFAULT_FOLDS
+    assert len(project) == len(set(project)) == 11
+
+
+def test_every_source_is_scored_once_by_a_model_that_never_saw_it(tiny_sources, tmp_path, capsys):
+    out = tmp_path / "cv"
+    argv = ["--data", str(tiny_sources), "--out", str(out), "--fold", "a=alpha", "--fold", "bg=beta,gamma", "--", *TINY_TRAIN]
+    assert crossval.main(argv) == 0
+    results = json.loads((out / "heldout.json").read_text())
+    assert {fold: sorted(r["test"]) for fold, r in results.items()} == {"a": ["alpha"], "bg": ["beta", "gamma"]}
+    for fold in results.values():
+        for split in ("val", "test"):
+            assert all(not m["seen_in_training"] for m in fold[split].values())
+    trained_on = (out / "a" / "split.csv").read_text()
+    assert "alpha," not in trained_on and "beta," in trained_on
+    assert "| alpha |" in capsys.readouterr().out
+    model_time = (out / "a" / "model.keras").stat().st_mtime
+    assert crossval.main(argv) == 0  # finished folds are reused, not retrained
+    assert (out / "a" / "model.keras").stat().st_mtime == model_time
