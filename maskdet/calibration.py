@@ -47,3 +47,25 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     grid = np.exp(np.linspace(np.log(0.05), np.log(20.0), 400))
     losses = [negative_log_likelihood(logits, labels, t) for t in grid]
     return float(grid[int(np.argmin(losses))])
+
+
+UNSURE_TARGET_ACCURACY = 0.98
+UNSURE_MAX_SHARE = 0.10
+
+
+def choose_unsure_band(prob_mask: np.ndarray, labels: np.ndarray, target_accuracy: float = UNSURE_TARGET_ACCURACY,
+                       max_share: float = UNSURE_MAX_SHARE) -> tuple[float, float]:
+    """The narrowest band around 0.5 (in steps of 0.01) outside which verdicts are right at least
+    `target_accuracy` of the time, widened no further than `max_share` of faces falling inside it.
+    Chosen on validation data; faces inside the band are shown as "unsure"."""
+    distance = np.abs(prob_mask - 0.5)
+    correct = (prob_mask >= 0.5).astype(int) == labels
+    chosen = 0.0
+    for half in np.arange(0.0, 0.5, 0.01):
+        outside = distance > half
+        if 1.0 - outside.mean() > max_share:
+            break
+        chosen = half
+        if correct[outside].mean() >= target_accuracy:
+            break
+    return round(0.5 - chosen, 2), round(0.5 + chosen, 2)

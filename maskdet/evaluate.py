@@ -20,7 +20,7 @@ from typing import Optional
 import keras
 import numpy as np
 
-from maskdet.calibration import expected_calibration_error, reliability_bins, softmax
+from maskdet.calibration import choose_unsure_band, expected_calibration_error, reliability_bins, softmax
 from maskdet.metrics import classification_metrics, roc_curve
 from maskdet.config import CLASS_NAMES, LOGITS_LAYER, MASK_INDEX
 from maskdet.data import DatasetError, LoadedDataset, load_dataset
@@ -97,6 +97,19 @@ def pointing_metrics(model: keras.Model, dataset: LoadedDataset, split: str) -> 
     return pointing_game(engine, dataset.images[index], dataset.labels[index], dataset.landmarks[index])
 
 
+def unsure_band(model: keras.Model, dataset: LoadedDataset) -> dict:
+    """The "unsure" probability band chosen on the validation split (maskdet.calibration), with the
+    share of validation faces inside it and the accuracy outside it."""
+    images, labels = dataset.subset("val")
+    prob_mask = softmax(predict_logits(model, images), model_info(model).temperature)[:, MASK_INDEX]
+    low, high = choose_unsure_band(prob_mask, labels)
+    inside = (prob_mask >= low) & (prob_mask <= high)
+    correct = (prob_mask >= 0.5).astype(int) == labels
+    return {"band": [low, high], "share_unsure": float(inside.mean()),
+            "accuracy_outside": float(correct[~inside].mean()) if (~inside).any() else float("nan"),
+            "accuracy_all": float(correct.mean())}
+
+
 def markdown_report(metrics: dict) -> str:
     """The per-source, stress and pointing-game tables of a full evaluation."""
     seen = {name: m for name, m in metrics["per_source"].items() if m["seen_in_training"]}
@@ -150,6 +163,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         served = inference_copy(model, args.precision)
         metrics = evaluate_split(served, dataset, args.split, out_dir)
         metrics["per_source"] = per_source_metrics(served, dataset, args.split)
+        if args.split == "val":
+            metrics["unsure_band"] = unsure_band(served, dataset)
         if args.stress:
             metrics["stress"] = stress_metrics(served, dataset, args.split)
         if args.pointing:
