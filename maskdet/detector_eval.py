@@ -163,7 +163,9 @@ def textures(count: int = 60, seed: int = 0) -> Iterator[tuple[str, np.ndarray]]
 
 
 def face_free_images(folders: Sequence[Path]) -> Iterator[tuple[str, np.ndarray]]:
-    yield "cat example", np.asarray(Image.open(EXAMPLES / "cat_no_face.jpg").convert("RGB"))
+    cat = Image.open(EXAMPLES / "cat_no_face.jpg").convert("RGB")
+    yield "cat example", np.asarray(cat)
+    yield "cat example, 256 colours", np.asarray(cat.quantize(256).convert("RGB"))
     for folder in folders:
         for path in sorted(folder.iterdir()):
             if path.suffix.lower() in IMAGE_EXTENSIONS and path.name not in WITH_FACES:

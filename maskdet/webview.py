@@ -5,6 +5,9 @@ call; app.py only wires them to Gradio components.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Optional
 
@@ -14,9 +17,13 @@ import pandas as pd
 from maskdet.drawing import VERDICT_COLOURS
 from maskdet.results import VERDICT_TEXT, Prediction
 
-DISPLAY_MAX_SIDE = 1600
+DISPLAY_MAX_SIDE = 1280
 """The result kept per browser session (for re-rendering) and shown is at most this many pixels:
-bounded memory per session, and more than a browser shows. JSON boxes stay in the photo's pixels."""
+bounded memory per session (under 5 MB), as much as a browser shows. JSON boxes stay in the
+photo's pixels."""
+KEPT_SESSIONS = 48
+"""At most this many sessions' last results are kept (the least recently used go first): about
+250 MB at worst. A session whose result was dropped gets no redraw until it analyses again."""
 TABLE_COLUMNS = ["face", "verdict", "confidence", "detection score"]
 
 
@@ -35,6 +42,42 @@ class View:
     def tiles(self, prediction: Prediction) -> list[tuple[np.ndarray, str]]:
         """(heatmap tile, caption) per face, or none when heatmaps are off."""
         return prediction.overlays(self.opacity) if self.show_heatmaps else []
+
+
+class KeptResults:
+    """The last result of each session, kept so display settings redraw it with no model call.
+
+    Bounded in number (least recently used dropped) and in age; safe to use from request threads."""
+
+    def __init__(self, capacity: int = KEPT_SESSIONS, max_age_s: float = 1800.0) -> None:
+        self.capacity, self.max_age_s = capacity, max_age_s
+        self._kept: OrderedDict[str, tuple[float, Prediction]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, session: Optional[str], prediction: Prediction) -> None:
+        if not session:
+            return
+        with self._lock:
+            self._kept[session] = (time.monotonic(), prediction)
+            self._kept.move_to_end(session)
+            while len(self._kept) > self.capacity:
+                self._kept.popitem(last=False)
+
+    def get(self, session: Optional[str]) -> Optional[Prediction]:
+        with self._lock:
+            stamp, prediction = self._kept.get(session or "", (0.0, None))
+            if prediction is None or time.monotonic() - stamp > self.max_age_s:
+                self._kept.pop(session or "", None)
+                return None
+            self._kept.move_to_end(session)
+            return prediction
+
+    def drop(self, session: Optional[str]) -> None:
+        with self._lock:
+            self._kept.pop(session or "", None)
+
+    def __len__(self) -> int:
+        return len(self._kept)
 
 
 def face_rows(prediction: Prediction) -> list[list[object]]:
