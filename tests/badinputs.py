@@ -1,7 +1,7 @@
 """Hostile and unusual image files, generated on the fly (nothing binary is committed).
 
 Each `Case` says what a correct system does with the file: refuse it with an ImageError whose
-message contains `error`, or return a result with `faces` classified (None: whole-image fallback).
+message contains `error`, or return a result with `faces` classified (None: no face found, no verdict).
 """
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ from tests.conftest import EXAMPLES
 FACE_PHOTO = EXAMPLES / "astronaut_no_mask.jpg"
 NO_FACE_PHOTO = EXAMPLES / "cat_no_face.jpg"
 BOMB_SIDE = 20_000
-MANY_FACES = 60
+MANY_FACES = MAX_FACES + 16
+SCAN_BOMB_SIDE = 2000
+SCAN_BOMB_REPEATS = 2000
+"""2000 copies of a 14-byte scan over 2000 x 2000 px: a 44 kB file that libjpeg decodes for ~13 s."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,44 @@ def write_many_faces(path: Path, count: int = MANY_FACES, tile: int = 96, column
     canvas.save(path, quality=92)
 
 
+def jpeg_scans(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each scan (SOS header and entropy-coded data) in a well-formed JPEG."""
+    pos, scans = 2, []
+    while data[pos + 1] != 0xD9:  # EOI
+        length = struct.unpack(">H", data[pos + 2:pos + 4])[0]
+        end = pos + 2 + length
+        if data[pos + 1] == 0xDA:  # entropy-coded data runs to the next marker that is not FF00/RSTn
+            while data[end] != 0xFF or data[end + 1] == 0 or 0xD0 <= data[end + 1] <= 0xD7:
+                end += 1
+            scans.append((pos, end))
+        pos = end
+    return scans
+
+
+def write_scan_bomb(path: Path, side: int = SCAN_BOMB_SIDE, repeats: int = SCAN_BOMB_REPEATS) -> None:
+    """A flat progressive JPEG whose last scan (a refinement that every block takes part in, coded
+    in a few bytes) is repeated `repeats` times: decoding visits every block once per copy."""
+    buffer = io.BytesIO()
+    Image.new("L", (side, side), 128).save(buffer, "JPEG", progressive=True, quality=90)
+    data = buffer.getvalue()
+    start, end = jpeg_scans(data)[-1]
+    path.write_bytes(data[:end] + data[start:end] * (repeats - 1) + data[end:])
+
+
+def write_postscript(path: Path) -> None:
+    """An EPS file: PIL would hand it to Ghostscript (and say so when Ghostscript is missing)."""
+    path.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\n"
+                     b"0 0 moveto 64 64 lineto stroke\nshowpage\n%%EOF\n")
+
+
+def write_detailed_jpeg(path: Path, side: int = 5600, quality: int = 40) -> None:
+    """side x side random 4 px blocks: more detail than WebP's first partition holds (its encoder
+    fails with "encoding error 6"), in a JPEG under the 10 MB upload limit."""
+    rng = np.random.default_rng(5600)
+    blocks = rng.integers(0, 256, (side // 4, side // 4, 3), dtype=np.uint8)
+    Image.fromarray(blocks).resize((side, side), Image.Resampling.NEAREST).save(path, quality=quality)
+
+
 def _save(image_fn: Callable[[], Image.Image], **kwargs) -> Callable[[Path], None]:
     return lambda path: image_fn().save(path, **kwargs)
 
@@ -139,8 +180,10 @@ CASES: tuple[Case, ...] = (
     Case("strip-10000x10.png", _save(lambda: Image.new("RGB", (10_000, 10), (90, 90, 90)))),
     Case("strip-50000x10.png", _save(lambda: Image.new("RGB", (50_000, 10), (90, 90, 90)))),
     Case(f"{MANY_FACES}-faces.jpg", write_many_faces, faces=MAX_FACES),
+    Case("scan-bomb.jpg", write_scan_bomb, error="would take too long to decode"),
+    Case("postscript.eps", write_postscript, error="not a recognised image file"),
 )
-"""Every case; `faces=None` without `error` means the whole-image fallback result."""
+"""Every case; `faces=None` without `error` means no face found (and no verdict)."""
 
 
 def write_all(folder: Path) -> dict[str, Path]:
