@@ -19,11 +19,12 @@ from maskdet.images import ImageError, load_image
 from tests.conftest import EXAMPLES
 
 
-def test_uploaded_image_is_the_raw_file(tmp_path):
+def test_uploaded_image_is_the_raw_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))  # uploads are read only from the upload folder
     text = tmp_path / "not-a-photo.jpg"
     text.write_text("text")
     payload = FileData(path=str(text), orig_name="not-a-photo.jpg").model_dump()
-    assert serving.uploaded_image(payload) == str(text)
+    assert serving.uploaded_image(payload) == str(text.resolve())
     assert serving.uploaded_image(None) is None and serving.uploaded_image({"path": None}) is None
     with pytest.raises(ImageError, match="not-a-photo.jpg: not a recognised image file"):
         load_image(serving.uploaded_image(payload))
