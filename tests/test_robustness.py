@@ -30,6 +30,13 @@ REFUSED = [case for case in CASES if case.refused]
 ANSWERED = [case for case in CASES if not case.refused]
 BOMB = "bomb-20000x20000.png"
 MANY = f"{MANY_FACES}-faces.jpg"
+SCAN_BOMB = "scan-bomb.jpg"
+SETTINGS_ARGS = [0.6, 0.45, False, False, False]
+"""The rest of a raw /predict call after the image (values beyond the app's inputs are ignored)."""
+SCAN_BOMBS_AT_ONCE = 6
+NORMAL_REQUEST_LIMIT_S = 8.0
+"""While scan bombs arrive, an ordinary request is answered within this; each bomb decoded for
+~13 s and held one of the two compute slots."""
 
 
 def ids(cases: list[Case]) -> list[str]:
@@ -43,8 +50,8 @@ def bad_files(tmp_path_factory) -> dict[str, Path]:
 
 def check_summary(summary: dict, case: Case) -> None:
     """A result summary (Predictor or app JSON) says what the case expects."""
-    if case.faces is None:
-        assert summary["whole_image"] is True and summary["faces_found"] == 0 and len(summary["faces"]) == 1
+    if case.faces is None:  # no face found: no verdict at all
+        assert summary["whole_image"] is False and summary["faces_found"] == 0 and summary["faces"] == []
     else:
         assert summary["whole_image"] is False and summary["faces_found"] == case.faces
 
@@ -110,7 +117,7 @@ def test_exif_rotated_photo_is_boxed_on_the_upright_image(predictor, bad_files):
 def test_animated_gif_uses_its_first_frame(predictor, tmp_path):
     cat_first = tmp_path / "cat-first.gif"
     badinputs.write_animated_gif(cat_first, first=badinputs.NO_FACE_PHOTO, second=badinputs.FACE_PHOTO)
-    assert predictor.predict(cat_first).whole_image  # the face is only in frame 2: not looked at
+    assert predictor.predict(cat_first).faces == []  # the face is only in frame 2: not looked at
 
 
 def test_many_faces_are_capped_and_the_cap_is_stated(predictor, bad_files):
@@ -139,8 +146,8 @@ def test_cli_reports_every_bad_file_and_goes_on(cli_env, bad_files, capsys):
         if case.refused:
             assert case.error in record["error"] and record["faces"] == [], case.name
         else:
-            assert record["error"] is None and record["whole_image"] is (case.faces is None), case.name
-            assert len(record["faces"]) == (case.faces or 1), case.name
+            assert record["error"] is None and record["whole_image"] is False, case.name
+            assert len(record["faces"]) == (case.faces or 0), case.name
 
 
 def test_cli_text_output_names_each_file_once(cli_env, bad_files, capsys):
@@ -211,10 +218,10 @@ def http_predict(url: str, image: dict) -> tuple[str, object]:
     """One call of the documented HTTP API (/gradio_api/call/predict): (event, data)."""
     import httpx
 
-    joined = httpx.post(url + "gradio_api/call/predict", json={"data": [image, 0.6, 0.45, False]}, timeout=30)
-    stream = httpx.get(url + f"gradio_api/call/predict/{joined.json()['event_id']}", timeout=60).text
-    event = re.search(r"^event: (\w+)$", stream, re.M).group(1)
-    return event, json.loads(re.search(r"^data: (.*)$", stream, re.M).group(1))
+    joined = httpx.post(url + "gradio_api/call/predict", json={"data": [image, *SETTINGS_ARGS]}, timeout=30)
+    stream = httpx.get(url + f"gradio_api/call/predict/{joined.json()['event_id']}", timeout=180).text
+    event = re.findall(r"^event: (\w+)$", stream, re.M)[-1]  # after any heartbeats
+    return event, json.loads(re.findall(r"^data: (.*)$", stream, re.M)[-1])
 
 
 @pytest.mark.slow
@@ -230,6 +237,36 @@ def test_app_reads_data_urls_like_uploads(app_server, bad_files, name):
     else:
         assert event == "complete"
         check_summary(data[-1], case)
+
+
+@pytest.mark.slow
+def test_scan_bombs_are_refused_at_once_and_others_are_served_meanwhile(app_server, bad_files):
+    """A progressive JPEG repeating one scan 2000 times held a compute slot for ~13 s of decoding
+    (the red team's 15,000-scan file: two minutes), so everyone else waited. Bombs are refused from
+    their markers, before decoding, and an ordinary request sent while they arrive is served."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    bomb = {"url": "data:image/jpeg;base64," + base64.b64encode(bad_files[SCAN_BOMB].read_bytes()).decode(),
+            "path": None, "meta": {"_type": "gradio.FileData"}}
+    photo = {"url": "data:image/jpeg;base64," + base64.b64encode((EXAMPLES / "group_mixed.jpg").read_bytes()).decode(),
+             "path": None, "meta": {"_type": "gradio.FileData"}}
+
+    def timed(image: dict) -> tuple[float, str, object]:
+        start = time.perf_counter()
+        event, data = http_predict(app_server.url, image)
+        return time.perf_counter() - start, event, data
+
+    with ThreadPoolExecutor(SCAN_BOMBS_AT_ONCE + 1) as pool:
+        bombs = [pool.submit(timed, bomb) for _ in range(SCAN_BOMBS_AT_ONCE)]
+        time.sleep(0.3)  # the bombs are queued first
+        normal_s, event, data = pool.submit(timed, photo).result()
+        bomb_results = [future.result() for future in bombs]
+    print(f"\nordinary request with {SCAN_BOMBS_AT_ONCE} scan bombs: {normal_s:.2f} s; "
+          f"bombs answered in {max(s for s, _, _ in bomb_results):.2f} s at most")
+    assert event == "complete" and data[-1]["faces_found"] == 5
+    assert normal_s < NORMAL_REQUEST_LIMIT_S
+    for _, bomb_event, bomb_data in bomb_results:
+        assert bomb_event == "error" and "would take too long to decode" in bomb_data["error"]
 
 
 @pytest.mark.slow
@@ -320,7 +357,7 @@ def test_predictor_stops_on_a_tampered_detector_and_falls_back_without_one(tiny_
     monkeypatch.setattr(faces.urllib.request, "urlretrieve", _fake_download(None))
     fallback = Predictor(tiny_model_file)
     assert fallback.detector is None and "could not download" in fallback.detector_problem
-    assert fallback.predict(EXAMPLES / "group_mixed.jpg", explain=False).whole_image
+    assert fallback.predict(EXAMPLES / "group_mixed.jpg", explain=False).faces == []  # no detector: no verdict
 
 
 def bad_model_setups(tiny: Path, yunet: Path, folder: Path) -> dict[str, tuple[Path, Path, str, dict[str, str]]]:
@@ -377,7 +414,7 @@ def test_app_refuses_to_start_naming_the_bad_file(refused_starts, name):
 
 
 @pytest.mark.slow
-def test_detector_that_cannot_be_downloaded_falls_back_to_whole_images(tiny_model_file, tmp_path):
+def test_detector_that_cannot_be_downloaded_means_no_faces_and_says_why(tiny_model_file, tmp_path):
     """No file configured, none cached, download impossible (a proxy on a closed local port)."""
     from gradio_client import Client, handle_file
 
@@ -390,7 +427,7 @@ def test_detector_that_cannot_be_downloaded_falls_back_to_whole_images(tiny_mode
         *_, details = client.predict(handle_file(str(EXAMPLES / "group_mixed.jpg")), 0.6, 0.45, False,
                                      api_name="/predict")
         client.close()
-    assert details["whole_image"] is True
+    assert details["whole_image"] is False and details["faces"] == []  # nothing found, nothing judged
     assert any(note.startswith("face detector unavailable") for note in details["notes"])
 
 
@@ -412,12 +449,18 @@ class BrokenPredictor:
         raise RuntimeError("internal detail: /srv/secret/path")
 
 
-def test_an_unexpected_error_is_logged_and_shown_without_internals(app_module, capsys):
+def test_an_unexpected_error_is_logged_and_shown_without_internals(app_module, capsys, tmp_path, monkeypatch):
+    import shutil
+
     import gradio as gr
 
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))  # the upload folder: only uploads are read
+    upload = tmp_path / "upload" / "group_mixed.jpg"
+    upload.parent.mkdir()
+    shutil.copy(EXAMPLES / "group_mixed.jpg", upload)
     demo = app_module.build_demo(BrokenPredictor())
     analyse = next(block_fn.fn for block_fn in demo.fns.values() if block_fn.api_name == "predict")
     with pytest.raises(gr.Error) as caught:
-        analyse(str(EXAMPLES / "group_mixed.jpg"), 0.6, 0.45, False)
+        analyse({"path": str(upload)}, 0.6, 0.45, False)
     assert caught.value.message == "Something went wrong analysing that image; the error was logged."
     assert "internal detail: /srv/secret/path" in capsys.readouterr().err
