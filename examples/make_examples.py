@@ -9,12 +9,13 @@ is needed only to run this script, not by the app:
 The masks are synthetic polygons placed with fixed face landmarks (measured once with the YuNet
 detector, see ASTRONAUT_LANDMARKS), so the output is deterministic and needs no detector. If the
 environment variable MASKDET_YUNET_PATH points to the YuNet ONNX file, the script also reports how
-many faces YuNet finds in each written image at score threshold 0.6.
+many faces the app's detector (maskdet.faces, its default operating point) finds in each image.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import cv2
@@ -23,7 +24,6 @@ from skimage import data
 
 OUT_DIR = Path(__file__).resolve().parent
 JPEG_QUALITY = 88
-THRESHOLD = 0.6
 
 Point = tuple[float, float]
 
@@ -148,13 +148,12 @@ def group_image(plain: np.ndarray, surgical: np.ndarray, cloth: np.ndarray, came
 
 
 def count_faces(path: Path, model: str) -> int:
-    """Number of faces YuNet finds in an image file at THRESHOLD."""
-    bgr = cv2.imread(str(path))
-    h, w = bgr.shape[:2]
-    detector = cv2.FaceDetectorYN.create(model, "", (w, h), score_threshold=THRESHOLD)
-    detector.setInputSize((w, h))
-    _, faces = detector.detect(bgr)
-    return 0 if faces is None else len(faces)
+    """Number of faces the app's detector finds in an image file (its default operating point)."""
+    sys.path.insert(0, str(OUT_DIR.parent))
+    from maskdet.faces import FaceDetector
+
+    rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    return len(FaceDetector(Path(model)).detect(rgb))
 
 
 def main() -> None:
@@ -175,7 +174,7 @@ def main() -> None:
     for name, rgb in images.items():
         path = OUT_DIR / name
         cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-        faces = f", YuNet faces@{THRESHOLD}: {count_faces(path, model)}" if model else ""
+        faces = f", faces found by the app: {count_faces(path, model)}" if model else ""
         print(f"{name}: {rgb.shape[1]}x{rgb.shape[0]}, {path.stat().st_size // 1024} KB{faces}")
 
 
