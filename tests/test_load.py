@@ -184,7 +184,8 @@ def probe_while_busy(url: str, stop: threading.Event, tries: int = 200) -> list[
     for _ in range(tries):
         if stop.is_set():
             break
-        response = httpx.post(url + "gradio_api/call/predict", json={"data": [None, 0.6, 0.45, True]}, timeout=10)
+        response = httpx.post(url + "gradio_api/call/predict", json={"data": [None, 0.6, 0.45, True, False, False]},
+                              timeout=10)
         if response.status_code != 200:
             turned_away.append((response.status_code, response.text))
         time.sleep(0.05)
