@@ -154,10 +154,12 @@ class FaceDetector:
     def load(cls, path: Union[str, Path, None] = None, download: bool = True) -> "FaceDetector":
         return cls(resolve_detector_file(path, download))
 
-    def detect(self, image: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> list[Face]:
+    def detect(self, image: np.ndarray, threshold: float = DEFAULT_THRESHOLD,
+               scale: Optional[float] = None) -> list[Face]:
         """Faces in an RGB image, highest score first: every detection scoring at least `threshold`
-        (searched at detection_scale), those under SURE_SCORE only if confirmed (see CONFIRM_SCORE)."""
-        found = self.detect_raw(image, threshold)
+        (searched at `scale`, default detection_scale), those under SURE_SCORE only if confirmed
+        (see CONFIRM_SCORE)."""
+        found = self.detect_raw(image, threshold, scale)
         return [face for face in found if face.score >= SURE_SCORE or self.confirmed(image, face)]
 
     def detect_raw(self, image: np.ndarray, threshold: float = DEFAULT_THRESHOLD,
@@ -202,6 +204,12 @@ def detection_scale(height: int, width: int) -> float:
     if longer <= UPSCALE_BELOW:
         return 2.0
     return min(1.0, DETECT_MAX_SIDE / longer)
+
+
+def stream_scale(height: int, width: int, max_side: int) -> float:
+    """The search scale for video frames: never upscaled (speed), shrunk to `max_side` when larger.
+    Faces in webcam frames are large; what is missed at 1x is mostly too small to judge anyway."""
+    return min(1.0, max_side / max(height, width, 1))
 
 
 def _resized(image: np.ndarray, scale: float) -> np.ndarray:

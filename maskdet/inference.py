@@ -14,7 +14,8 @@ import numpy as np
 
 from maskdet.config import CLASS_NAMES, MASK_INDEX
 from maskdet.faces import (
-    DEFAULT_THRESHOLD, DetectorFileError, DetectorUnavailableError, Face, FaceDetector, crop, whole_image_face,
+    DEFAULT_THRESHOLD, DetectorFileError, DetectorUnavailableError, Face, FaceDetector, crop, stream_scale,
+    whole_image_face,
 )
 from maskdet.gradcam import GradCam
 from maskdet.images import ImageInput, load_image, resize_square
@@ -81,15 +82,17 @@ class Predictor:
         threshold: float = DEFAULT_THRESHOLD,
         explain: bool = True,
         whole_image: bool = False,
+        detect_max_side: Optional[int] = None,
     ) -> Prediction:
         """Classify every face of `image` (or, with `whole_image`, the image as one face: for photos
-        that are one cropped face). No face found means no verdict. Raises maskdet.images.ImageError
-        for unusable input."""
+        that are one cropped face). No face found means no verdict. `detect_max_side`: search faces
+        at most this large, never upscaled (video frames, for speed); default: the photo policy
+        (see maskdet.faces.detection_scale). Raises maskdet.images.ImageError for unusable input."""
         timings: dict[str, float] = {}
         clock = time.perf_counter()
         rgb = load_image(image)
         timings["decode"], clock = _lap(clock)
-        faces, is_whole, notes, detected = self._find_faces(rgb, threshold, whole_image)
+        faces, is_whole, notes, detected = self._find_faces(rgb, threshold, whole_image, detect_max_side)
         timings["detect"], clock = _lap(clock)
         crops, batch = self.crop_batch(rgb, faces)
         timings["crop"], clock = _lap(clock)
@@ -119,14 +122,15 @@ class Predictor:
         return crops, (np.stack(batch) if batch else np.zeros((0, size, size, 3))).astype(np.float32)
 
     def _find_faces(
-        self, image: np.ndarray, threshold: float, whole_image: bool
+        self, image: np.ndarray, threshold: float, whole_image: bool, detect_max_side: Optional[int] = None
     ) -> tuple[list[Face], bool, list[str], int]:
         """(faces to classify, whether it is the whole image as asked, notes, faces detected)."""
         if whole_image:
             return [whole_image_face(image)], True, ["whole image classified as one face (as requested)"], 0
         if self.detector is None:
             return [], False, [NO_DETECTOR_MESSAGE, f"face detector unavailable: {self.detector_problem}"], 0
-        faces = self.detector.detect(image, threshold)
+        scale = None if detect_max_side is None else stream_scale(*image.shape[:2], detect_max_side)
+        faces = self.detector.detect(image, threshold, scale)
         if not faces:
             return [], False, [NO_FACE_MESSAGE], 0
         notes = []
