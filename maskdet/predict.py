@@ -1,6 +1,9 @@
-"""Classify every face in images or folders from the command line.
+"""Classify every face in images, folders or video files from the command line.
 
     python -m maskdet.predict PATH... [--json] [--out DIR] [--no-cam] [--whole-image]
+
+A video (.mp4, .webm, .mov, ...) is analysed frame by frame (maskdet.videoanalysis) with a progress
+bar; with --out it gets an annotated MP4, its per-frame JSON and CSV and a chart.
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -21,6 +25,8 @@ from maskdet.images import ImageError
 from maskdet.inference import Prediction, Predictor, assume_frozen_weights
 from maskdet.model import ModelFileError
 from maskdet.precision import PRECISION_ENV, PRECISIONS, PrecisionError
+from maskdet.video import CLI_LIMITS, VIDEO_EXTENSIONS, VideoError
+from maskdet.videoanalysis import SAMPLE_FPS, analyse_video
 
 
 def expand_inputs(paths: Iterable[Path]) -> list[Path]:
@@ -56,7 +62,10 @@ def _write_rgb(path: Path, image: np.ndarray) -> None:
 def run(predictor: Predictor, files: list[Path], args: argparse.Namespace) -> list[dict]:
     """One record per file; a bad file gets an `error` and the run goes on."""
     records = []
-    for index, path in enumerate(tqdm(files, disable=len(files) < 2, unit="image", file=sys.stderr)):
+    for index, path in enumerate(tqdm(files, disable=len(files) < 2, unit="file", file=sys.stderr)):
+        if is_video(path) and not args.whole_image:
+            records.append(run_video(predictor, path, args, index))
+            continue
         record: dict = {"file": str(path), "faces": [], "whole_image": False, "notes": [], "error": None}
         try:
             prediction = predictor.predict(path, args.threshold, explain=not args.no_cam,
@@ -75,9 +84,45 @@ def run(predictor: Predictor, files: list[Path], args: argparse.Namespace) -> li
     return records
 
 
+def is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_EXTENSIONS
+
+
+def run_video(predictor: Predictor, path: Path, args: argparse.Namespace, index: int) -> dict:
+    """One video: per-frame results (and, with --out, the annotated video, JSON, CSV and chart)."""
+    record: dict = {"file": str(path), "video": None, "frames": [], "notes": [], "error": None}
+    with tempfile.TemporaryDirectory(prefix="maskdet-video-") as scratch:
+        out = args.out or Path(scratch)
+        try:
+            with tqdm(unit="frame", file=sys.stderr, desc=path.name, leave=False) as bar:
+                result = analyse_video(predictor, path, out, CLI_LIMITS, args.fps, args.threshold,
+                                       heatmaps=not args.no_cam and args.video_heatmaps,
+                                       progress=lambda done, total: _advance(bar, done, total),
+                                       name=f"{index:04d}_{path.name}" if args.out else None)
+        except (VideoError, OSError) as err:
+            record["error"] = str(err)
+            if not args.json:
+                tqdm.write(f"{path}: error: {err}", file=sys.stderr)
+            return record
+    summary = result.summary()
+    record.update(video=summary["video"], frames=summary["frames"], notes=result.notes,
+                  headline=result.headline())
+    if not args.json:
+        tqdm.write(f"{path}: {result.headline()}", file=sys.stdout)
+        if args.out:
+            tqdm.write(f"  wrote {result.video_path}, {result.json_path.name}, {result.csv_path.name}, "
+                       f"{result.chart_path.name}", file=sys.stdout)
+    return record
+
+
+def _advance(bar: tqdm, done: int, total: Optional[int]) -> None:
+    bar.total = total
+    bar.update(done - bar.n)
+
+
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m maskdet.predict", description=__doc__.splitlines()[0])
-    parser.add_argument("paths", nargs="+", type=Path, help="image files or folders")
+    parser.add_argument("paths", nargs="+", type=Path, help="image files, folders (their images) or video files")
     parser.add_argument("--json", action="store_true", help="print one JSON array to stdout")
     parser.add_argument("--out", type=Path, help="write annotated images and heatmaps here")
     parser.add_argument("--no-cam", action="store_true", help="skip Grad-CAM (faster)")
@@ -85,6 +130,10 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
                         help="no detection: each image is one cropped face and gets a verdict")
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
                         help=f"lowest face detection score considered (default {DEFAULT_THRESHOLD})")
+    parser.add_argument("--fps", type=float, default=SAMPLE_FPS,
+                        help=f"videos: frames analysed per second at most (default {SAMPLE_FPS:g})")
+    parser.add_argument("--video-heatmaps", action="store_true",
+                        help="videos: draw each face's Grad-CAM heatmap in the annotated video (slower)")
     parser.add_argument("--model", type=Path, help="a .keras model (default: the shipped model)")
     parser.add_argument("--detector", type=Path, help="YuNet .onnx file (default: see README)")
     parser.add_argument("--precision", choices=PRECISIONS, default=None,
