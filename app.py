@@ -28,6 +28,8 @@ from maskdet.guard import request_guard
 from maskdet.loglimit import cap_output_lines
 from maskdet.serving import (cached_image_file, checked_settings, install_lean_session_state,
                              install_safe_cache_sweep, uploaded_image)
+from maskdet.liveview import build_live_tab
+from maskdet.videoview import build_video_tab
 from maskdet.webview import DISPLAY_MAX_SIDE, KeptResults, View, face_table, summary_markdown
 
 HERE = Path(__file__).resolve().parent
@@ -96,7 +98,8 @@ def load_predictor() -> Predictor:
 HEADER = (
     "# 😷 maskdet: who wears a mask?\n"
     "**Upload, paste or snap a photo, or click an example below: every face is boxed as mask or no mask, "
-    "with a heatmap of what the model looked at.**  \n"
+    "with a heatmap of what the model looked at.** The Live webcam tab does it on your camera's video as it "
+    "streams, the Video file tab on a whole video.  \n"
     "Your photo is processed in memory on this server and is not kept: its temporary copy and the "
     "results are deleted after {minutes} minutes."
 )
@@ -239,41 +242,50 @@ def build_demo(predictor: Predictor) -> gr.Blocks:
 
     with gr.Blocks(title="maskdet: face-mask detection", delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(HEADER.format(minutes=cache_minutes), elem_id="intro")
-        with gr.Row(equal_height=False):
-            with gr.Column(min_width=300):
-                image = gr.Image(type="filepath", sources=["upload", "webcam", "clipboard"], label="Photo",
-                                 height=360, elem_id="photo")
-                one_face = gr.Checkbox(False, label="This photo is one cropped face: classify the whole picture")
-                button = gr.Button("Detect masks", variant="primary")
-                with gr.Accordion("Settings", open=False, elem_id="settings"):
-                    threshold = gr.Slider(0.3, 0.95, value=DEFAULT_THRESHOLD, step=0.05,
-                                          label="Face detection: lowest score looked at",
-                                          info="Lower finds more faces; weak ones are double-checked")
-                    opacity = gr.Slider(0.0, 1.0, value=DEFAULT_OPACITY, step=0.05, label="Heatmap opacity")
-                    show_cam = gr.Checkbox(True, label="Show heatmaps (Grad-CAM)")
-                    on_photo = gr.Checkbox(False, label="Heatmaps on the photo, each face in its box")
-            with gr.Column(min_width=300, elem_id="result"):
-                summary = gr.Markdown(WAITING, elem_id="summary")
-                annotated = gr.Image(label="Result", show_label=False, type="numpy", interactive=False,
-                                     elem_id="result-image", buttons=IMAGE_BUTTONS)
-                table = gr.Dataframe(face_table(None), label="Faces, numbered as on the photo (score: how sure the "
-                                     "face detector is that it is a face)", interactive=False, elem_id="faces",
-                                     max_height=420, buttons=["copy"], column_widths=["10%", "32%", "40%", "18%"])
-                with gr.Column(elem_id="heatmaps-block"):
-                    gr.Markdown("**What the model looked at**, per face: brighter = more influence on "
-                                "its verdict. Click a face to see it large.")
-                    heatmaps = gr.Gallery(label="Heatmaps per face", show_label=False, columns=3, height="auto",
-                                          object_fit="contain", fit_columns=False, elem_id="heatmaps",
-                                          buttons=IMAGE_BUTTONS)
-                with gr.Accordion("JSON result", open=False):
-                    details = gr.JSON(label="JSON result", show_label=False)
-        inputs = [image, threshold, opacity, show_cam, one_face, on_photo]
-        outputs = [annotated, table, heatmaps, summary, details]
-        example_caption = gr.Textbox(visible=False, label="What it shows")
-        examples = gr.Examples([[str(HERE / "examples" / name), caption] for name, caption in EXAMPLES],
-                               inputs=[image, example_caption], cache_examples=False,
-                               label="Examples (click one: it runs with your settings)", examples_per_page=8,
-                               elem_id="examples")
+        with gr.Tabs(elem_id="modes"):
+            with gr.Tab("Photo", elem_id="photo-tab"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(min_width=300):
+                        image = gr.Image(type="filepath", sources=["upload", "webcam", "clipboard"],
+                                         label="Photo", height=360, elem_id="photo")
+                        one_face = gr.Checkbox(False, label="This photo is one cropped face: "
+                                               "classify the whole picture")
+                        button = gr.Button("Detect masks", variant="primary")
+                        with gr.Accordion("Settings", open=False, elem_id="settings"):
+                            threshold = gr.Slider(0.3, 0.95, value=DEFAULT_THRESHOLD, step=0.05,
+                                                  label="Face detection: lowest score looked at",
+                                                  info="Lower finds more faces; weak ones are double-checked")
+                            opacity = gr.Slider(0.0, 1.0, value=DEFAULT_OPACITY, step=0.05,
+                                                label="Heatmap opacity")
+                            show_cam = gr.Checkbox(True, label="Show heatmaps (Grad-CAM)")
+                            on_photo = gr.Checkbox(False, label="Heatmaps on the photo, each face in its box")
+                    with gr.Column(min_width=300, elem_id="result"):
+                        summary = gr.Markdown(WAITING, elem_id="summary")
+                        annotated = gr.Image(label="Result", show_label=False, type="numpy", interactive=False,
+                                             elem_id="result-image", buttons=IMAGE_BUTTONS)
+                        table = gr.Dataframe(face_table(None), label="Faces, numbered as on the photo (score: how "
+                                             "sure the face detector is that it is a face)", interactive=False,
+                                             elem_id="faces", max_height=420, buttons=["copy"],
+                                             column_widths=["10%", "32%", "40%", "18%"])
+                        with gr.Column(elem_id="heatmaps-block"):
+                            gr.Markdown("**What the model looked at**, per face: brighter = more influence on "
+                                        "its verdict. Click a face to see it large.")
+                            heatmaps = gr.Gallery(label="Heatmaps per face", show_label=False, columns=3, height="auto",
+                                                  object_fit="contain", fit_columns=False, elem_id="heatmaps",
+                                                  buttons=IMAGE_BUTTONS)
+                        with gr.Accordion("JSON result", open=False):
+                            details = gr.JSON(label="JSON result", show_label=False)
+                inputs = [image, threshold, opacity, show_cam, one_face, on_photo]
+                outputs = [annotated, table, heatmaps, summary, details]
+                example_caption = gr.Textbox(visible=False, label="What it shows")
+                examples = gr.Examples([[str(HERE / "examples" / name), caption] for name, caption in EXAMPLES],
+                                       inputs=[image, example_caption], cache_examples=False,
+                                       label="Examples (click one: it runs with your settings)", examples_per_page=8,
+                                       elem_id="examples")
+            with gr.Tab("Live webcam", elem_id="live-tab"):
+                build_live_tab(predictor)
+            with gr.Tab("Video file", elem_id="video-tab"):
+                build_video_tab(predictor)
         with gr.Accordion("About the model", open=False):
             gr.Markdown(about_markdown())
             with gr.Accordion("Model card", open=False, elem_id="model-card"):
