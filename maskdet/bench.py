@@ -1,6 +1,6 @@
 """Speed benchmark: the product's path against a naive baseline, measured in one run.
 
-    python -m maskdet.bench [--quick] [--model PATH] [--detector PATH] [--repeats N] [--json OUT]
+    python -m maskdet.bench [--quick] [--model PATH] [--detector PATH] [--repeats N] [--json OUT] [--no-live]
 
 Every figure is a median over repeated runs after a warm-up. Targets are ratios measured in this
 run (plus two absolute latencies: end-to-end and start-up); `--quick` is a smoke run for CI whose
@@ -582,6 +582,10 @@ NOTES = (
     "AVX-512 row shows the same figure against 64 FLOP/cycle. FLOPs: 2 per multiply-add of every Conv2D",
     "and Dense layer, from the layer shapes.",
     "T5/T6: app.py as a subprocess on 127.0.0.1; clients are gradio_client instances in this process.",
+    "L1-L3 (maskdet.bench_live): a 640x480 stream with one face. L1 in this process, frame after frame; L2 one",
+    "Debian Chromium client of app.py's Live tab, its fake camera playing the stream (lag: frame sent -> its",
+    "result shown, on the page's clock, frames recognised by the squares drawn in them); L3 an H.264 file of the",
+    "same stream through the Video tab's code. The browser runs on the same cores as the app.",
 )
 
 
@@ -628,6 +632,7 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per figure (default 25, quick 3)")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the figures here")
     parser.add_argument("--no-app", action="store_true", help="skip the app start-up and throughput figures")
+    parser.add_argument("--no-live", action="store_true", help="skip the live stream and video file figures")
     parser.add_argument("--precision", choices=PRECISIONS, default=None,
                         help=f"number format of the served model (default ${PRECISION_ENV}, then auto)")
     return parser.parse_args(argv)
@@ -671,6 +676,10 @@ def run(args: argparse.Namespace) -> Report:
         photo, group = one_face_photo(Path(tmp)), group_photo(Path(tmp), predictor.detector)
         batching_rows(report, predictor, shipped, group, reps * SMALL_MODEL_REPEATS, warm)
         end_to_end_rows(report, predictor, NaiveGradCam(shipped), photo, reps, warm)
+        if not args.no_live:
+            from maskdet.bench_live import live_rows  # it imports this module
+
+            live_rows(report, predictor, model_path, detector_path, precision, args.quick, browser=not args.no_app)
         if not args.no_app:
             app_rows(report, model_path, detector_path, precision, photo, args.quick)
     report.other_load = other_load_share(start)

@@ -29,10 +29,17 @@ EXPECTED_ROWS = [
     "T5 (info) request latency",
     "T6 requests/s: 1 client -> 4 concurrent clients",
     "T6 server RSS",
+    "L1 live engine fps, 640x480, 1 face, heatmaps off",
+    "L1 live engine fps: heatmaps off -> on",
+    "L2 fps one Chromium client receives through app.py",
+    "L2 median lag, frame sent -> its result shown",
+    "L3 video file fps (H.264 in -> H.264 out)",
+    "L3 (info) the whole video job",
 ]
 BREAKDOWN_STAGES = {
     "T4": {"decode", "detect", "crop", "classify", "draw"},
     "T5": {"imports", "model_load", "warm_up", "ui_build", "server_up", "first_request"},
+    "L1": {"decode", "detect", "classify", "track", "draw", "jpeg"},
 }
 
 
@@ -46,7 +53,7 @@ def test_quick_run_prints_every_row(tiny_model_file, yunet_file, tmp_path, capsy
                 "peak_gflops_avx2", "tf_intra_op_threads"):
         assert f"{key}:" in printed
     table_lines = [line for line in printed.splitlines()
-                   if line.startswith("T") and line.endswith(("PASS", "FAIL", "info"))]
+                   if line.startswith(("T", "L")) and line.endswith(("PASS", "FAIL", "info"))]
     for name in EXPECTED_ROWS:
         (line,) = [line for line in table_lines if name in line]
     report = json.loads(out.read_text())
@@ -56,6 +63,8 @@ def test_quick_run_prints_every_row(tiny_model_file, yunet_file, tmp_path, capsy
     assert faces_row["product"] == 8
     passes_row = next(row for row in report["rows"] if row["figure"].startswith("T2 forward passes"))
     assert passes_row["product"] == 1
+    lag_row = next(row for row in report["rows"] if row["figure"].startswith("L2 median lag"))
+    assert 0 < lag_row["product"] < 10_000 and "(0 frames)" not in lag_row["figure"]  # frames were matched
     for prefix, stages in BREAKDOWN_STAGES.items():
         (title,) = [t for t in report["breakdowns"] if t.startswith(prefix)]
         assert stages <= set(report["breakdowns"][title])
