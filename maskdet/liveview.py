@@ -28,8 +28,9 @@ from maskdet.inference import Predictor
 from maskdet.live import LiveSession, jpeg_bytes, process_frame
 from maskdet.serving import checked_settings, uploaded_image
 
-STREAM_EVERY = 0.05
-"""Seconds between frames the browser sends (20 per second at most; fewer when the server is slow)."""
+STREAM_EVERY = 0.03
+"""How often (seconds) the browser checks whether it may send the next frame: at most 33 frames per
+second, and as soon as the previous answer is in when the server is slower than that."""
 LIVE_SECONDS = 60
 """Each stream stops after this many seconds (press record again to go on)."""
 LIVE_STREAMS = 1

@@ -45,7 +45,7 @@ def video_markdown(result: VideoResult) -> str:
 def video_handler(predictor: Predictor) -> Callable:
     """The Video tab's function: (video, heatmaps) -> (annotated video, chart, [JSON, CSV], summary)."""
 
-    def analyse(payload: Any, heatmaps: bool = False, progress: gr.Progress = gr.Progress()):
+    def analyse_video_file(payload: Any, heatmaps: bool = False, progress: gr.Progress = gr.Progress()):
         _, _, heatmaps = checked_settings(0.5, 0.5, heatmaps)
         if not payload:
             raise gr.Error("Upload a video first (mp4, webm or mov).", print_exception=False)
@@ -70,7 +70,7 @@ def video_handler(predictor: Predictor) -> Callable:
         files = [str(result.json_path), str(result.csv_path)]
         return str(result.video_path), str(result.chart_path), files, video_markdown(result)
 
-    return analyse
+    return analyse_video_file
 
 
 def _original_name(payload: Any) -> Optional[str]:
@@ -98,7 +98,7 @@ def build_video_tab(predictor: Predictor) -> None:
             chart = gr.Image(label="Faces over time", type="filepath", interactive=False, elem_id="video-chart")
             files = gr.File(label="Per-frame results (JSON, CSV)", file_count="multiple", interactive=False,
                             elem_id="video-files")
-    analyse = video_handler(predictor)
+    analyse = video_handler(predictor)  # its name is the api_name of the private upload event
     outputs = [annotated, chart, files, summary]
     button.click(analyse, [video, heatmaps], outputs, preprocess=False, concurrency_limit=VIDEO_JOBS,
                  concurrency_id="video", api_name="video",
