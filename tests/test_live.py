@@ -88,3 +88,18 @@ def test_send_inline_passes_data_urls_and_files_as_before(tmp_path):
     inline = image.postprocess("data:image/jpeg;base64,AAAA")
     assert isinstance(inline, Base64ImageData) and inline.url == "data:image/jpeg;base64,AAAA"
     assert image.postprocess(np.zeros((4, 4, 3), np.uint8)).path.endswith(".webp")
+
+
+def test_streams_are_time_limited_and_one_at_a_time_in_their_own_group(predictor):
+    from maskdet.liveview import LIVE_SECONDS, LIVE_STREAMS, build_live_tab
+    from maskdet.videoview import VIDEO_JOBS, build_video_tab
+
+    with gr.Blocks() as demo:
+        build_live_tab(predictor)
+        build_video_tab(predictor)
+    (stream,) = [fn for fn in demo.fns.values() if fn.connection == "stream"]
+    assert (stream.time_limit, stream.concurrency_limit, stream.concurrency_id) == (LIVE_SECONDS, LIVE_STREAMS, "live")
+    assert LIVE_SECONDS == 60 and LIVE_STREAMS == 1
+    videos = [fn for fn in demo.fns.values() if fn.concurrency_id == "video"]
+    assert len(videos) == 2 and all(fn.concurrency_limit == VIDEO_JOBS == 1 for fn in videos)
+    assert [fn.api_name for fn in videos if fn.api_visibility == "public"] == ["video"]

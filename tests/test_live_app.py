@@ -151,20 +151,27 @@ def test_video_endpoint_returns_video_chart_and_json(app_server, short_video):
     assert summary.startswith("**15 frames analysed over 1.5 s: faces in 15")
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("empty.mp4", b"", "the file is empty (0 bytes)"),
-    ("notes.mp4", b"just some text, not a video", "not a video file this app reads (mp4, webm or mov)"),
+@pytest.mark.parametrize("name, message", [
+    ("empty.mp4", "the file is empty (0 bytes)"),
+    ("notes.mp4", "not a video file this app reads (mp4, webm or mov)"),
+    ("cut.mp4", "damaged or truncated"),
+    ("voice.m4a", "the file has no video track (is it audio only?)"),
 ])
-def test_bad_video_is_a_clear_error_and_the_app_keeps_serving(app_server, short_video, tmp_path, name, content,
-                                                               message):
+def test_bad_video_is_a_clear_error_and_the_app_keeps_serving(app_server, short_video, tmp_path, name, message):
     from gradio_client import Client, handle_file
+
+    from tests.test_video import audio_only
 
     client = Client(app_server.url, verbose=False)
     bad = tmp_path / name
-    bad.write_bytes(content)
+    if name == "voice.m4a":
+        audio_only(bad)
+    else:
+        data = short_video.read_bytes()
+        bad.write_bytes({"empty.mp4": b"", "notes.mp4": b"just some text", "cut.mp4": data[: len(data) // 2]}[name])
     with pytest.raises(Exception) as caught:
         client.predict(handle_file(str(bad)), False, api_name="/video")
-    assert f"Could not use that video: {message}" in str(caught.value)
+    assert str(caught.value).startswith("Could not use that video: ") and message in str(caught.value)
     *_, summary = client.predict(handle_file(str(short_video)), False, api_name="/video")
     assert "15 frames analysed" in summary
 
@@ -183,3 +190,17 @@ def test_browser_video_tab_plays_the_annotated_video(page, short_video):
     assert page.locator("#video-chart img").first.is_visible()
     assert page.locator("#video-files").get_by_text("walk").count() == 2
     shot(page, "video-tab")
+
+
+@pytest.mark.parametrize("meta", [False, True])
+def test_video_endpoint_reads_only_uploads(app_server, meta):
+    """A request naming a server file as its video is refused and the file is not read. Gradio itself
+    refuses both (a Video input's file dict must carry `meta`, and then lie in the upload folder);
+    maskdet.serving.uploaded_image checks the path again behind it."""
+    import httpx
+
+    video = {"path": "/etc/passwd", **({"meta": {"_type": "gradio.FileData"}} if meta else {})}
+    joined = httpx.post(app_server.url + "gradio_api/call/video", json={"data": [video, False]}, timeout=30)
+    assert joined.status_code == 200
+    answer = httpx.get(app_server.url + f"gradio_api/call/video/{joined.json()['event_id']}", timeout=60).text
+    assert "event: error" in answer and "root:" not in answer
