@@ -1,11 +1,13 @@
 """The Live tab's server side: webcam frames streamed by Gradio in, annotated frames out.
 
-How frames flow (Gradio 6 `stream` event): every STREAM_EVERY seconds, unless the previous frame is
-still being answered, the browser captures the camera's current picture as a JPEG and posts it to
-/gradio_api/stream/<event>; Gradio keeps only the newest posted frame for the event (a post replaces
-the one waiting) and calls `frame` again as soon as the previous call returns. So a slow server gets
-fresh frames at its own pace: none queue up, and the lag stays about one frame's round trip
-(tests/test_live_app.py checks it with a deliberately slow server; `python -m maskdet.bench` measures it).
+How frames flow (Gradio 6 `stream` event): every STREAM_EVERY seconds (holding back while its event
+is still pending) the browser captures the camera's current picture as a JPEG and posts it to
+/gradio_api/stream/<event>. Gradio keeps only the newest posted frame for the event (a post replaces
+the one waiting) and calls `frame` with it as soon as the previous call returns. So a server slower
+than the camera drops stale frames and never works through a queue of old ones: the lag stays about
+one frame's round trip (tests/test_live_app.py checks it with a deliberately slow server;
+`python -m maskdet.bench` measures it: in one run on the loaded 2-core machine the browser posted
+25 frames a second and about half were answered, the others replaced before they were taken).
 A stream ends after LIVE_SECONDS (time_limit), and at most LIVE_STREAMS streams run at once (their
 own concurrency group), so one viewer cannot hold the server and photo requests keep their slots.
 
@@ -29,8 +31,8 @@ from maskdet.live import LiveSession, jpeg_bytes, process_frame
 from maskdet.serving import checked_settings, uploaded_image
 
 STREAM_EVERY = 0.03
-"""How often (seconds) the browser checks whether it may send the next frame: at most 33 frames per
-second, and as soon as the previous answer is in when the server is slower than that."""
+"""Seconds between the frames the browser posts (at most ~33 per second); frames the server has no
+time for are replaced by newer ones, not queued."""
 LIVE_SECONDS = 60
 """Each stream stops after this many seconds (press record again to go on)."""
 LIVE_STREAMS = 1

@@ -145,7 +145,8 @@ def write_reports(result: VideoResult) -> None:
 
 
 def write_chart(result: VideoResult, path: Path) -> None:
-    """Masked and unmasked faces per frame over time (unsure and too small in grey), as PNG."""
+    """Faces per frame over time, stacked: with mask (green), without (red), unsure or too small
+    (grey), as PNG. Stacked, so equal counts do not hide each other and the top is all faces."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -153,13 +154,13 @@ def write_chart(result: VideoResult, path: Path) -> None:
 
     times = [record.time_s for record in result.frames]
     counts = [record.counts() for record in result.frames]
+    layers = [[c["masked"] for c in counts], [c["unmasked"] for c in counts],
+              [c["unsure"] + c["too_small"] for c in counts]]
     fig, ax = plt.subplots(figsize=(8, 3))
-    styles = {"masked": ("with mask", "#2ea043", "-"), "unmasked": ("without mask", "#d73027", "-"),
-              "unsure": ("unsure / too small", "#808080", "--")}
-    for key, (label, colour, line) in styles.items():
-        values = [c[key] + (c["too_small"] if key == "unsure" else 0) for c in counts]
-        ax.step(times, values, where="post", label=label, color=colour, linestyle=line, linewidth=2)
+    ax.stackplot(times, *layers, step="post", colors=["#2ea043", "#d73027", "#b0b0b0"],
+                 labels=["with mask", "without mask", "unsure / too small"])
     ax.set(xlabel="time in the video (s)", ylabel="faces", title="Faces per frame")
+    ax.set_xlim(0, max(times[-1] + 1 / result.fps, 1e-3) if times else 1)
     ax.set_ylim(bottom=0, top=max([1] + [sum(c.values()) for c in counts]) + 0.5)
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)

@@ -74,9 +74,9 @@ def test_live_face_is_boxed_tracked_and_counted(browser, app_server, tmp_path):
 
 
 def test_stale_frames_are_dropped_not_queued(browser, predictor):
-    """A server slower than the camera builds no backlog: the browser captures a new frame only when
-    the last one was answered (a post arriving meanwhile replaces the waiting one), so every call works
-    on a fresh frame, the answers keep coming, and nothing is left to work through once the viewer stops."""
+    """A server slower than the camera builds no backlog: a frame posted while the server is busy
+    replaces the one waiting, so there are never more calls than frames posted, the answers keep
+    coming, and nothing is left to work through once the viewer stops."""
     import gradio as gr
 
     from maskdet.liveview import build_live_tab
