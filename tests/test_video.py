@@ -180,3 +180,22 @@ def test_cli_json_and_a_bad_video_next_to_a_photo(cli_env, clip, tmp_path, capsy
     assert video["error"] is None and len(video["frames"]) == 12 and video["video"]["width"] == 320
     assert broken["error"] == "not a video file this app reads (mp4, webm or mov)"
     assert photo["error"] is None and len(photo["faces"]) == 1
+
+
+def test_rotated_phone_video_is_read_upright(tmp_path):
+    """A display rotation of 90 degrees (counterclockwise, as phones store portrait video) is applied:
+    the stored top-left corner ends up bottom-left, as players show it."""
+    stored = np.zeros((120, 160, 3), np.uint8)
+    stored[:20, :40] = 255
+    with av.open(str(tmp_path / "phone.mp4"), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        stream.set_display_rotation(90)
+        for packet in stream.encode(av.VideoFrame.from_ndarray(stored, format="rgb24")):
+            out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    (frame,) = list(FrameReader(tmp_path / "phone.mp4"))
+    assert frame.rgb.shape == (160, 120, 3)
+    rows, cols = np.nonzero(frame.rgb[..., 0] > 200)
+    assert rows.min() >= 120 and cols.max() < 20
