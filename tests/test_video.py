@@ -199,3 +199,16 @@ def test_rotated_phone_video_is_read_upright(tmp_path):
     assert frame.rgb.shape == (160, 120, 3)
     rows, cols = np.nonzero(frame.rgb[..., 0] > 200)
     assert rows.min() >= 120 and cols.max() < 20
+
+
+def test_heatmaps_can_be_drawn_in_the_video(predictor, clip, tmp_path):
+    plain = analyse_video(predictor, clip, tmp_path / "plain", sample_fps=5)
+    heat = analyse_video(predictor, clip, tmp_path / "heat", sample_fps=5, heatmaps=True, opacity=1.0)
+    assert len(heat.frames) == len(plain.frames) == 6
+    with av.open(str(plain.video_path)) as a, av.open(str(heat.video_path)) as b:
+        first_plain = next(a.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+        first_heat = next(b.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+    face = heat.frames[0].faces[0].face
+    x1, y1, x2, y2 = face.crop_box
+    painted = np.abs(first_heat[y1:y2, x1:x2] - first_plain[y1:y2, x1:x2]).mean() > 2
+    assert painted == (face.heatmap.max() > 0.5)  # the map is painted (a random tiny model may have none)
