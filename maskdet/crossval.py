@@ -32,17 +32,19 @@ DEFAULT_FOLDS = {
     "wild": ("wild", "sunglasses"),
     "rmfd": ("rmfd", "utkface"),
     "celebrity": ("occlusion", "fm12k"),
-    "original": ("face-mask", "fer2013", "expressions"),
+    "expressions": ("fer2013", "expressions"),
 }
-"""Five folds over the project's eleven sources, each holding one source with both classes. Video
-and car frames go together; celebrity sources share people (CelebA and ROF/MFR2), so they are
-held out together; the original web set goes with the greyscale expression sets."""
+"""Five folds over ten of the project's eleven sources. Video and car frames go together;
+celebrity sources share people (CelebA and ROF/MFR2), so they are held out together; the two
+greyscale expression sets go together. Four folds hold a source with both classes. `face-mask` is in
+no fold: the shipped recipe starts from the model trained on it, so no model of the recipe is blind
+to it (its figure is its own held-out split)."""
 SPLITS = ("val", "test")
 
 
 def parse_folds(specs: Optional[list[str]], sources: list[str]) -> dict[str, tuple[str, ...]]:
-    """NAME=SRC,SRC specs; without any, DEFAULT_FOLDS when it covers exactly these sources, else
-    leave-one-source-out."""
+    """NAME=SRC,SRC specs; without any, DEFAULT_FOLDS when these are the project's sources, else
+    leave-one-source-out. Sources in no fold are always trained on."""
     if specs:
         folds = {}
         for spec in specs:
@@ -50,7 +52,7 @@ def parse_folds(specs: Optional[list[str]], sources: list[str]) -> dict[str, tup
             if not name or not members:
                 raise SourceError(f"--fold expects NAME=SOURCE[,SOURCE...], got {spec!r}")
             folds[name] = tuple(m for m in members.split(",") if m)
-    elif sorted(s for fold in DEFAULT_FOLDS.values() for s in fold) == sorted(sources):
+    elif sorted([s for fold in DEFAULT_FOLDS.values() for s in fold] + ["face-mask"]) == sorted(sources):
         folds = dict(DEFAULT_FOLDS)
     else:
         folds = {source: (source,) for source in sources}
