@@ -17,6 +17,7 @@ import base64
 import statistics
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional
 
@@ -105,15 +106,21 @@ def browser_figures(model: Path, detector: Path, precision: str, folder: Path, s
         return None
     camera = write_y4m(folder / "camera.y4m", face_frames(LOOP_FRAMES, STREAM_SIZE, with_code=True), STREAM_FPS)
     server = AppServer(model, detector, precision, folder)
-    try:
-        server.wait_serving()
+
+    def drive() -> tuple[list, list]:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS + [
                 f"--use-file-for-fake-video-capture={camera}"])
             try:
-                sent, shown = _record_stream(browser.new_page(), server.url, seconds)
+                return _record_stream(browser.new_page(), server.url, seconds)
             finally:
                 browser.close()
+
+    try:
+        server.wait_serving()
+        # its own thread: playwright's sync API refuses a thread where it already runs (e.g. in tests)
+        with ThreadPoolExecutor(1) as pool:
+            sent, shown = pool.submit(drive).result()
     finally:
         server.stop()
     return _match(sent, shown, seconds)
