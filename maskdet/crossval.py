@@ -9,7 +9,8 @@ run makes). Every source lies in exactly one fold, so each source gets a figure 
 never saw it. Folds that finished are kept (delete their folder to retrain); an interrupted fold
 resumes from its checkpoint.
 
-Choose recipes by the held-out *val* figures; report the *test* figures.
+Choose recipes by the held-out *val* figures; report the *test* figures. The app's "unsure" band
+is chosen on the held-out val images of all folds together (`unsure_band` in heldout.json).
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
+
 from maskdet import train
 from maskdet.data import DatasetError, load_dataset
-from maskdet.evaluate import per_source_metrics
+from maskdet.evaluate import mask_probabilities, per_source_metrics, unsure_band_report
 from maskdet.model import ModelFileError, load_model, model_info
 from maskdet.report import per_source_table
 from maskdet.sources import SourceError, discover_sources
@@ -79,13 +82,24 @@ def run_fold(name: str, held_out: tuple[str, ...], data: list[Path], out: Path, 
     return model_file
 
 
-def score_fold(model_file: Path, held_out: tuple[str, ...], data: list[Path], train_args: list[str]) -> dict:
-    """split -> source -> metrics of the fold's model on its held-out sources, cropped as in training."""
+def score_fold(model_file: Path, held_out: tuple[str, ...], data: list[Path],
+               train_args: list[str]) -> tuple[dict, tuple[np.ndarray, np.ndarray]]:
+    """split -> source -> metrics of the fold's model on its held-out sources, cropped as in training;
+    also the val split's P(mask) and labels, for choosing the unsure band on unseen sources."""
     options = train.parse_args(["--data", *map(str, data), *train_args])
     model = load_model(model_file)
     dataset = load_dataset(data, model_info(model).input_size, split_csv=model_file.with_name("split.csv"),
                            locator=train.face_locator(options), crop_scale=options.crop_scale, include=held_out)
-    return {split: per_source_metrics(model, dataset, split) for split in SPLITS}
+    metrics = {split: per_source_metrics(model, dataset, split) for split in SPLITS}
+    return metrics, mask_probabilities(model, dataset, "val")
+
+
+def pooled_unsure_band(val_predictions: list[tuple[np.ndarray, np.ndarray]]) -> dict:
+    """The unsure band chosen on every fold's held-out val images together: how the models behave on
+    sources they never saw, which is what the app meets (a model's own val split is too easy)."""
+    prob_mask = np.concatenate([p for p, _ in val_predictions])
+    labels = np.concatenate([l for _, l in val_predictions])
+    return unsure_band_report(prob_mask, labels)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -100,19 +114,26 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(own)
     try:
         folds = parse_folds(args.fold, [s.name for s in discover_sources(args.data)])
-        results = {}
+        results, val_predictions = {}, []
         for name, held_out in folds.items():
             if args.only and name not in args.only:
                 continue
             model_file = run_fold(name, held_out, args.data, args.out, train_args)
-            results[name] = {"held_out": list(held_out), **score_fold(model_file, held_out, args.data, train_args)}
+            metrics, val_prediction = score_fold(model_file, held_out, args.data, train_args)
+            results[name] = {"held_out": list(held_out), **metrics}
+            val_predictions.append(val_prediction)
     except (SourceError, DatasetError, ModelFileError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    band = pooled_unsure_band(val_predictions) if val_predictions else None
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "heldout.json").write_text(json.dumps(results, indent=2))
+    (args.out / "heldout.json").write_text(json.dumps({**results, "unsure_band": band}, indent=2))
     pooled = {source: metrics for fold in results.values() for source, metrics in fold["test"].items()}
     print(per_source_table(pooled, title="held-out sources, test split"))
+    if band:
+        print(f"\nunsure band on the held-out val images: {band['band'][0]:.2f}-{band['band'][1]:.2f} "
+              f"({band['share_unsure']:.1%} of {band['faces']} faces inside; accuracy outside "
+              f"{band['accuracy_outside']:.1%}, overall {band['accuracy_all']:.1%})")
     return 0
 
 

@@ -97,15 +97,19 @@ def pointing_metrics(model: keras.Model, dataset: LoadedDataset, split: str) -> 
     return pointing_game(engine, dataset.images[index], dataset.labels[index], dataset.landmarks[index])
 
 
-def unsure_band(model: keras.Model, dataset: LoadedDataset) -> dict:
-    """The "unsure" probability band chosen on the validation split (maskdet.calibration), with the
-    share of validation faces inside it and the accuracy outside it."""
-    images, labels = dataset.subset("val")
-    prob_mask = softmax(predict_logits(model, images), model_info(model).temperature)[:, MASK_INDEX]
+def mask_probabilities(model: keras.Model, dataset: LoadedDataset, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Calibrated P(mask) and true labels for every image of `split`."""
+    images, labels = dataset.subset(split)
+    return softmax(predict_logits(model, images), model_info(model).temperature)[:, MASK_INDEX], labels
+
+
+def unsure_band_report(prob_mask: np.ndarray, labels: np.ndarray) -> dict:
+    """The "unsure" probability band chosen on validation predictions (maskdet.calibration), with the
+    share of faces inside it and the accuracy outside it."""
     low, high = choose_unsure_band(prob_mask, labels)
     inside = (prob_mask >= low) & (prob_mask <= high)
     correct = (prob_mask >= 0.5).astype(int) == labels
-    return {"band": [low, high], "share_unsure": float(inside.mean()),
+    return {"band": [low, high], "faces": int(len(labels)), "share_unsure": float(inside.mean()),
             "accuracy_outside": float(correct[~inside].mean()) if (~inside).any() else float("nan"),
             "accuracy_all": float(correct.mean())}
 
@@ -164,7 +168,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         metrics = evaluate_split(served, dataset, args.split, out_dir)
         metrics["per_source"] = per_source_metrics(served, dataset, args.split)
         if args.split == "val":
-            metrics["unsure_band"] = unsure_band(served, dataset)
+            metrics["unsure_band"] = unsure_band_report(*mask_probabilities(served, dataset, "val"))
         if args.stress:
             metrics["stress"] = stress_metrics(served, dataset, args.split)
         if args.pointing:

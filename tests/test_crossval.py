@@ -28,6 +28,10 @@ def test_every_source_is_scored_once_by_a_model_that_never_saw_it(tiny_sources, 
     argv = ["--data", str(tiny_sources), "--out", str(out), "--fold", "a=alpha", "--fold", "bg=beta,gamma", "--", *TINY_TRAIN]
     assert crossval.main(argv) == 0
     results = json.loads((out / "heldout.json").read_text())
+    band = results.pop("unsure_band")
+    held_out_val = sum(m["n_images"] for fold in results.values() for m in fold["val"].values())
+    assert band["faces"] == held_out_val > 0  # chosen on every fold's unseen val images together
+    assert band["band"][0] <= 0.5 <= band["band"][1] and 0.0 <= band["share_unsure"] <= 1.0
     assert {fold: sorted(r["test"]) for fold, r in results.items()} == {"a": ["alpha"], "bg": ["beta", "gamma"]}
     for fold in results.values():
         for split in ("val", "test"):

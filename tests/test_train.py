@@ -40,6 +40,18 @@ def test_evaluate_cli_reproduces_training_metrics(trained_run, tiny_dataset, cap
     assert printed["confusion_matrix"] == recorded["confusion_matrix"]
 
 
+def test_evaluate_on_val_chooses_the_unsure_band(trained_run, tiny_dataset, tmp_path, capsys):
+    code = evaluate.main(["--model", str(trained_run / "model.keras"), "--data", str(tiny_dataset),
+                          "--split", "val", "--no-stress", "--no-pointing", "--out", str(tmp_path)])
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out)
+    band = printed["unsure_band"]
+    assert band["faces"] == printed["n_images"]
+    assert band["band"][0] <= 0.5 <= band["band"][1]
+    assert band["accuracy_all"] == pytest.approx(printed["accuracy"])
+    assert (tmp_path / "report_val.md").is_file()
+
+
 def test_evaluate_in_bfloat16_writes_beside_the_float32_figures(trained_run, tiny_dataset, capsys):
     model = str(trained_run / "model.keras")
     assert evaluate.main(["--model", model, "--data", str(tiny_dataset)]) == 0
