@@ -3,6 +3,8 @@ so the face box is N px (the crop the app classifies is 1.5x the box), then enla
 input as the app does. Reads the data, writes nothing.
 
     python -m maskdet.size_eval --data ../shared/data/face-mask [--model M] [--split models/split.csv]
+
+With a split file of several sources, only the rows of the source named like the --data folder are used.
 """
 
 from __future__ import annotations
@@ -46,6 +48,14 @@ def accuracy_by_size(predictor: Predictor, photos: list[tuple[np.ndarray, int]])
     return results
 
 
+def split_rows(split: Path, which: str, source: str) -> list[dict[str, str]]:
+    """Rows of `which` in a split file that belong to `source` (split files of several sources name
+    each row's source; older ones hold one source and have no such column)."""
+    with open(split, newline="") as handle:
+        return [row for row in csv.DictReader(handle)
+                if row["split"] == which and row.get("source", source) == source]
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m maskdet.size_eval", description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="dataset folder the split's paths are in")
@@ -54,8 +64,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--which", default="test", help="split to use (default test)")
     args = parser.parse_args(argv)
     split = args.split or args.model.parent / "split.csv"
-    with open(split, newline="") as handle:
-        rows = [row for row in csv.DictReader(handle) if row["split"] == args.which]
+    rows = split_rows(split, args.which, args.data.name)
+    if not rows:
+        print(f"error: {split} lists no '{args.which}' photos of source {args.data.name!r}")
+        return 2
     photos = [(np.asarray(Image.open(args.data / row["file"]).convert("RGB")), int(row["label"])) for row in rows]
     predictor = Predictor(args.model, use_detector=False)
     print(f"{args.model.name} on {len(photos)} {args.which} photos shrunk to a face box of N px "
