@@ -49,6 +49,11 @@ class Track:
     prob_mask: float
     frames: int = 1
     missed: int = 0
+    verdict: str = "unsure"
+    """The verdict shown and counted (see _next_verdict)."""
+
+    def __post_init__(self) -> None:
+        self.verdict = self._next_verdict()
 
     def observe(self, face: FaceResult) -> None:
         """Take this frame's face into the track."""
@@ -56,12 +61,14 @@ class Track:
         self.prob_mask += SMOOTHING * (face.prob_mask - self.prob_mask)
         self.frames += 1
         self.missed = 0
+        self.verdict = self._next_verdict()
 
-    @property
-    def verdict(self) -> str:
-        """The verdict of the smoothed probability; "unsure" until MIN_FRAMES frames were seen."""
+    def _next_verdict(self) -> str:
+        """The verdict of the smoothed probability; "unsure" until MIN_FRAMES frames were seen, and
+        for the frame where it would jump straight between mask and no mask (with a narrow unsure
+        band one smoothing step can cross it; the change still shows, one frame later)."""
         verdict = verdict_of(self.prob_mask, self.box)
-        if verdict in ("mask", "no_mask") and self.frames < MIN_FRAMES:
+        if verdict in ("mask", "no_mask") and (self.frames < MIN_FRAMES or {verdict, self.verdict} == {"mask", "no_mask"}):
             return "unsure"
         return verdict
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from maskdet import tracking
+from maskdet import config, tracking
 from maskdet.results import FaceResult
 from maskdet.tracking import MAX_MISSED, MIN_FRAMES, Tracker, iou
 
@@ -50,6 +50,15 @@ def test_a_real_change_passes_through_unsure_and_never_jumps():
     changes = [(a, b) for a, b in zip(shown, shown[1:]) if a != b]
     assert ("mask", "no_mask") not in changes and ("no_mask", "mask") not in changes
     assert ("mask", "unsure") in changes and ("unsure", "no_mask") in changes
+
+
+def test_a_change_shows_unsure_for_a_frame_even_when_the_band_is_narrow(monkeypatch):
+    monkeypatch.setattr(config, "UNSURE_BAND", (0.49, 0.51))  # one smoothing step crosses it
+    tracker = Tracker()
+    shown = [tracker.update([face(0.99)])[0].verdict for _ in range(6)]
+    shown += [tracker.update([face(0.01)])[0].verdict for _ in range(12)]
+    changes = [(a, b) for a, b in zip(shown, shown[1:]) if a != b]
+    assert changes == [("unsure", "mask"), ("mask", "unsure"), ("unsure", "no_mask")]
 
 
 def test_faces_keep_their_tracks_when_listed_in_another_order_and_moving():
