@@ -180,7 +180,9 @@ def test_memory_stays_bounded_over_100_large_data_url_requests(app_server):
 
     pid = app_server.process.pid
     junk = b"\x89PNG\r\n\x1a\n" + os.urandom(DATA_URL_MB * 2**20)
-    with httpx.Client(timeout=120) as client:
+    # No kept-alive connections: the server closes idle ones after 5 s (as during settled_rss), and
+    # a request sent on a connection the server is closing at that moment gets "connection reset".
+    with httpx.Client(timeout=120, limits=httpx.Limits(max_keepalive_connections=0)) as client:
         def send(index: int) -> str:
             body = json.dumps({"data": [data_url(junk + index.to_bytes(4, "big")), *SETTINGS_ARGS]})
             joined = client.post(app_server.url + "gradio_api/call/predict", content=body,
