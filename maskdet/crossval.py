@@ -89,7 +89,8 @@ def score_fold(model_file: Path, held_out: tuple[str, ...], data: list[Path],
     options = train.parse_args(["--data", *map(str, data), *train_args])
     model = load_model(model_file)
     dataset = load_dataset(data, model_info(model).input_size, split_csv=model_file.with_name("split.csv"),
-                           locator=train.face_locator(options), crop_scale=options.crop_scale, include=held_out)
+                           locator=train.face_locator(options), crop_scale=options.crop_scale, include=held_out,
+                           both_classes=False)
     metrics = {split: per_source_metrics(model, dataset, split) for split in SPLITS}
     return metrics, mask_probabilities(model, dataset, "val")
 

@@ -123,20 +123,24 @@ def load_dataset(
     crop_scale: float = CROP_SCALE,
     include: Optional[Iterable[str]] = None,
     exclude: Iterable[str] = (),
+    both_classes: bool = True,
 ) -> LoadedDataset:
     """Read, (re-crop,) decode and split every source at `data`. With `split_csv`, sources it lists
-    keep their saved split; sources it does not list get the split a training run would give them."""
+    keep their saved split; sources it does not list get the split a training run would give them.
+    Training needs both classes; scoring (both_classes=False) takes sources of one class, such as a
+    fold of unmasked-only sources."""
     paths = [Path(data)] if isinstance(data, (str, Path)) else [Path(p) for p in data]
     try:
         sources = discover_sources(paths, include, exclude)
     except SourceError as err:
         raise DatasetError(str(err)) from err
     saved = read_split_csv(split_csv) if split_csv is not None else {}
-    parts = [_load_source(source, input_size, locator, crop_scale, len(sources) == 1) for source in sources]
+    parts = [_load_source(source, input_size, locator, crop_scale, both_classes and len(sources) == 1)
+             for source in sources]
     if locator is not None:
         locator.save()
     samples = [sample for part in parts for sample in part.samples]
-    _check_class_counts(samples, paths)
+    _check_class_counts(samples, paths, both_classes)
     groups, splits, seen = [], [], set()
     for source, part in zip(sources, parts):
         part_groups = _group_source(source, part)
@@ -212,9 +216,13 @@ def _split_source(source: DataSource, samples: list[Sample], groups: list[str], 
     return split_groups(samples, groups, fractions, seed), False
 
 
-def _check_class_counts(samples: list[Sample], paths: list[Path]) -> None:
+def _check_class_counts(samples: list[Sample], paths: list[Path], both_classes: bool) -> None:
     counts = np.bincount([s.label for s in samples], minlength=len(CLASS_NAMES))
     where = ", ".join(str(p) for p in paths)
+    if not both_classes:
+        if not samples:
+            raise DatasetError(f"{where}: no readable images")
+        return
     for folder, label in CLASS_FOLDERS.items():
         if counts[label] < MIN_IMAGES_PER_CLASS:
             raise DatasetError(

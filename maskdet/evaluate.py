@@ -160,7 +160,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         if not split_csv.is_file():
             raise DatasetError(f"split file not found: {split_csv} (pass --split-csv)")
         dataset = load_dataset(args.data, model_info(model).input_size, split_csv=split_csv,
-                               locator=optional_locator(args.recrop, args.detector), crop_scale=args.crop_scale)
+                               locator=optional_locator(args.recrop, args.detector), crop_scale=args.crop_scale,
+                               both_classes=False)
         out_dir = args.out or args.model.parent / "evaluation"
         if args.precision != "float32" and not args.out:
             out_dir = out_dir / args.precision  # never overwrite the reference float32 figures

@@ -99,6 +99,9 @@ def test_page_head_favicon_and_no_share_buttons_off_spaces(app_url):
     results = [c["props"] for c in config["components"] if c["props"].get("elem_id") in ("result-image", "heatmaps")]
     assert len(results) == 2 and not any("share" in str(props.get("buttons")) for props in results)
     assert "[the model card](#model-card)" in json.dumps(config)
+    shipped = json.loads((REPO_ROOT / "models" / "metrics.json").read_text())
+    held_out = shipped["held_out_sources"]  # the honest figure comes first in the About text
+    assert f"On {held_out['images']} faces from {held_out['sources']} photo sources" in json.dumps(config)
 
 
 # --- Chromium ------------------------------------------------------------------------------------

@@ -25,19 +25,21 @@ def test_fold_specs():
 
 def test_every_source_is_scored_once_by_a_model_that_never_saw_it(tiny_sources, tmp_path, capsys):
     out = tmp_path / "cv"
-    argv = ["--data", str(tiny_sources), "--out", str(out), "--fold", "a=alpha", "--fold", "bg=beta,gamma", "--", *TINY_TRAIN]
+    # gamma holds unmasked faces only: its fold is scored on one class
+    argv = ["--data", str(tiny_sources), "--out", str(out), "--fold", "a=alpha", "--fold", "g=gamma", "--", *TINY_TRAIN]
     assert crossval.main(argv) == 0
     results = json.loads((out / "heldout.json").read_text())
     band = results.pop("unsure_band")
     held_out_val = sum(m["n_images"] for fold in results.values() for m in fold["val"].values())
     assert band["faces"] == held_out_val > 0  # chosen on every fold's unseen val images together
     assert band["band"][0] <= 0.5 <= band["band"][1] and 0.0 <= band["share_unsure"] <= 1.0
-    assert {fold: sorted(r["test"]) for fold, r in results.items()} == {"a": ["alpha"], "bg": ["beta", "gamma"]}
+    assert {fold: sorted(r["test"]) for fold, r in results.items()} == {"a": ["alpha"], "g": ["gamma"]}
+    assert results["g"]["test"]["gamma"]["per_class"]["mask"]["support"] == 0
     for fold in results.values():
         for split in ("val", "test"):
             assert all(not m["seen_in_training"] for m in fold[split].values())
     trained_on = (out / "a" / "split.csv").read_text()
-    assert "alpha," not in trained_on and "beta," in trained_on
+    assert "alpha," not in trained_on and "beta," in trained_on and "gamma," in trained_on
     assert "| alpha |" in capsys.readouterr().out
     model_time = (out / "a" / "model.keras").stat().st_mtime
     assert crossval.main(argv) == 0  # finished folds are reused, not retrained
