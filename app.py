@@ -162,13 +162,25 @@ def about_markdown(metrics_file: Path = METRICS_FILE) -> str:
     recall = test["per_class"]
     return (
         f"VGG16-topology classifier (width {info['width']:g}, {info['input_size']} px, weights: "
-        f"{info['weights_origin']}), classes `no_mask` (0) and `mask` (1). On {test['n_images']} held-out "
-        f"test images (grouped split, no copies of training photos): accuracy **{test['accuracy']:.1%}**, "
+        f"{info['weights_origin']}), classes `no_mask` (0) and `mask` (1). "
+        f"{held_out_sources_sentence(metrics.get('held_out_sources'))}"
+        f"On {test['n_images']} held-out test images of its training sources "
+        f"(grouped split, no copies of training photos): accuracy **{test['accuracy']:.1%}**, "
         f"recall mask {recall['mask']['recall']:.1%} / no mask {recall['no_mask']['recall']:.1%}, "
         f"ROC AUC {test['roc_auc']:.3f}, calibration error (ECE) {test['ece']:.1%}. "
         "Faces are found with OpenCV's YuNet detector; heatmaps are Grad-CAM on `block5_conv3`. "
         f"Data, recipe and known limits: {model_card_link()}."
     )
+
+
+def held_out_sources_sentence(figures: Optional[dict]) -> str:
+    """The recipe's figure on photo sources the model was not trained on, when metrics.json has it."""
+    if not figures:
+        return ""
+    return (f"On {figures['images']} faces from {figures['sources']} photo sources that its recipe's models "
+            f"were not trained on (held-out-source folds): accuracy **{figures['accuracy']:.1%}**, "
+            f"recall mask {figures['recall_mask']:.1%} / no mask {figures['recall_no_mask']:.1%}, "
+            f"wrong at 90% confidence or more {figures['confident_errors']:.1%}. ")
 
 
 def model_card_link() -> str:
