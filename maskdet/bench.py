@@ -496,7 +496,8 @@ def requests_per_second(clients: list, photos: list[Path], per_client: int) -> f
     return len(clients) * per_client / (time.perf_counter() - start)
 
 
-def app_rows(report: Report, model: Path, detector: Path, precision: str, photo: Path, quick: bool) -> None:
+def app_rows(report: Report, model: Path, detector: Path, precision: str, photo: Path, quick: bool,
+             memory_requests: int = 200) -> None:
     """Targets 5 and 6 against the real app.py subprocess: start-up (median of several cold
     starts), then throughput and memory on the last server started."""
     starts = 1 if quick else 3
@@ -507,7 +508,7 @@ def app_rows(report: Report, model: Path, detector: Path, precision: str, photo:
             try:
                 timings.append(startup_timings(server, photo))
                 if attempt == starts - 1:
-                    _throughput_rows(report, server, photo, STARTUP_REQUESTS, quick)
+                    _throughput_rows(report, server, photo, STARTUP_REQUESTS, quick, memory_requests)
             finally:
                 server.stop()
     _startup_rows(report, timings)
@@ -542,8 +543,9 @@ def _startup_rows(report: Report, timings: list[dict[str, float]]) -> None:
                    (median["first_request"] - median["client_connected"]) * 1000, "ms"))
 
 
-def _throughput_rows(report: Report, server: AppServer, photo: Path, served: int, quick: bool) -> None:
-    """Target 6: throughput with 1 and 4 clients; memory after 10 and after 200 requests."""
+def _throughput_rows(report: Report, server: AppServer, photo: Path, served: int, quick: bool,
+                     memory_requests: int = 200) -> None:
+    """Target 6: throughput with 1 and 4 clients; memory after 10 and after `memory_requests` requests."""
     per_round, rounds = (3, 1) if quick else (15, 2)
     photos = [photo] + [one_face_photo(photo.parent, variant) for variant in range(1, 4)]
     # The same five users (sessions) throughout, as people using the app: each session's kept
@@ -562,7 +564,7 @@ def _throughput_rows(report: Report, server: AppServer, photo: Path, served: int
         single.append(requests_per_second(solo, photos, per_round))
         four.append(requests_per_second(group, photos, per_round))
     served += 5 * per_round * rounds
-    rest = -(-max(0, (20 if quick else 200) - served) // 4)
+    rest = -(-max(0, (20 if quick else memory_requests) - served) // 4)
     if rest:
         requests_per_second(group, photos, rest)
         served += 4 * rest
@@ -638,6 +640,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="also write the figures here")
     parser.add_argument("--no-app", action="store_true", help="skip the app start-up and throughput figures")
     parser.add_argument("--no-live", action="store_true", help="skip the live stream and video file figures")
+    parser.add_argument("--memory-requests", type=int, default=200, metavar="N",
+                        help="requests served before the second memory reading of T6 (default 200)")
     parser.add_argument("--precision", choices=PRECISIONS, default=None,
                         help=f"number format of the served model (default ${PRECISION_ENV}, then auto)")
     return parser.parse_args(argv)
@@ -686,7 +690,7 @@ def run(args: argparse.Namespace) -> Report:
 
             live_rows(report, predictor, model_path, detector_path, precision, args.quick, browser=not args.no_app)
         if not args.no_app:
-            app_rows(report, model_path, detector_path, precision, photo, args.quick)
+            app_rows(report, model_path, detector_path, precision, photo, args.quick, args.memory_requests)
     report.other_load = other_load_share(start)
     report.machine["cpu_used_by_other_processes_during_run"] = f"{report.other_load:.0%} (should be ~0%)"
     return report
