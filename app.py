@@ -40,7 +40,7 @@ EXAMPLES = [  # (file, caption): shown as a table under the result
     ("astronaut_mask.jpg", "One face, surgical mask"),
     ("astronaut_black_mask.jpg", "One face, black cloth mask"),
     ("astronaut_no_mask.jpg", "One face, no mask"),
-    ("cameraman_no_mask.jpg", "Side view, greyscale, no mask"),
+    ("cameraman_no_mask.jpg", "Side view, greyscale, no mask: a hard case"),
     ("group_mixed.jpg", "Five faces, two masked"),
     ("cat_no_face.jpg", "A cat: no face, so no verdict"),
 ]
