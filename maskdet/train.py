@@ -249,7 +249,7 @@ def finish(out: Path, dataset: LoadedDataset, args: argparse.Namespace, seconds:
         "model": model_path.name,
         "model_info": model_info(model).__dict__,
         "model_megabytes": round(model_path.stat().st_size / 1e6, 2),
-        "command": "python -m maskdet.train " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "command": "python -m maskdet.train " + " ".join(shlex.quote(str(a)) for a in getattr(args, "argv", sys.argv[1:])),
         "training_seconds": round(seconds),
         "epochs_run": len(history.get("loss", [])),
         "data": _split_counts(dataset),
@@ -313,6 +313,7 @@ def _split_summary(dataset: LoadedDataset) -> str:
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in metrics.json as the command
     try:
         train(args)
     except (DatasetError, WeightsUnavailableError, ModelFileError, ValueError) as err:

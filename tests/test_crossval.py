@@ -38,6 +38,8 @@ def test_every_source_is_scored_once_by_a_model_that_never_saw_it(tiny_sources, 
     for fold in results.values():
         for split in ("val", "test"):
             assert all(not m["seen_in_training"] for m in fold[split].values())
+    command = json.loads((out / "a" / "metrics.json").read_text())["command"]
+    assert command.startswith("python -m maskdet.train --data ") and "--exclude-sources alpha" in command
     trained_on = (out / "a" / "split.csv").read_text()
     assert "alpha," not in trained_on and "beta," in trained_on and "gamma," in trained_on
     assert "| alpha |" in capsys.readouterr().out
