@@ -10,7 +10,6 @@ import json
 import os
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import Optional
 
@@ -27,7 +26,7 @@ from maskdet.results import DEFAULT_OPACITY
 from maskdet.guard import request_guard
 from maskdet.loglimit import cap_output_lines
 from maskdet.serving import (cached_image_file, checked_settings, install_lean_session_state,
-                             install_safe_cache_sweep, uploaded_image)
+                             install_safe_cache_sweep, uploaded_image, user_facing_errors)
 from maskdet.liveview import build_live_tab
 from maskdet.videoview import build_video_tab
 from maskdet.webview import DISPLAY_MAX_SIDE, KeptResults, View, face_table, summary_markdown
@@ -218,16 +217,10 @@ def build_demo(predictor: Predictor) -> gr.Blocks:
         source = uploaded_image(image)  # the raw upload (preprocess=False): maskdet.images reads it
         if source is None:
             raise gr.Error("Upload a photo, paste one, or take a webcam snapshot first.", print_exception=False)
-        try:
+        with user_facing_errors("that image", ImageError, "Could not read that image"):
             prediction = predictor.predict(source, threshold, explain=True, whole_image=one_face)
             shown = prediction.scaled(DISPLAY_MAX_SIDE)
             outputs = show(shown, View(opacity, show_cam, on_photo)) + (prediction.summary(),)
-        except ImageError as err:
-            raise gr.Error(f"Could not read that image: {err}", print_exception=False) from None
-        except Exception:  # noqa: BLE001 - log it, show no internals, keep serving
-            traceback.print_exc()
-            raise gr.Error("Something went wrong analysing that image; the error was logged.",
-                           print_exception=False) from None
         kept.put(request.session_hash if request else None, shown)
         for note in prediction.notes:
             if note != prediction.headline():

@@ -23,7 +23,8 @@ import traceback
 import urllib.parse
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Optional, Union
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional, Union
 
 import gradio as gr
 import numpy as np
@@ -102,6 +103,22 @@ def _data_url_bytes(url: str, max_bytes: int) -> bytes:
         except binascii.Error:
             pass  # not base64 after all: maskdet.images will say it is not an image
     return urllib.parse.unquote_to_bytes(data)
+
+
+@contextmanager
+def user_facing_errors(subject: str, expected: type[Exception], prefix: str) -> Iterator[None]:
+    """Turn an `expected` error into a gr.Error the user reads ("<prefix>: <err>"); log anything else
+    and show a message without internals, so the server keeps serving. `subject`: "that image"..."""
+    try:
+        yield
+    except expected as err:
+        raise gr.Error(f"{prefix}: {err}", print_exception=False) from None
+    except gr.Error:
+        raise
+    except Exception:  # noqa: BLE001 - log it, show no internals, keep serving
+        traceback.print_exc()
+        raise gr.Error(f"Something went wrong analysing {subject}; the error was logged.",
+                       print_exception=False) from None
 
 
 def checked_settings(threshold: Any, opacity: Any, show_cam: Any) -> tuple[float, float, bool]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import traceback
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -18,7 +17,7 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 
 from maskdet.inference import Predictor
-from maskdet.serving import checked_settings, uploaded_image
+from maskdet.serving import checked_settings, uploaded_image, user_facing_errors
 from maskdet.video import APP_LIMITS, VideoError
 from maskdet.videoanalysis import SAMPLE_FPS, VideoResult, analyse_video
 
@@ -57,14 +56,8 @@ def video_handler(predictor: Predictor) -> Callable:
         def report(done: int, total: Optional[int]) -> None:
             progress((done, total), desc="Analysing frames", unit="frames")
 
-        try:
+        with user_facing_errors("that video", VideoError, "Could not use that video"):
             result = analyse_video(predictor, source, result_folder(), heatmaps=heatmaps, progress=report, name=name)
-        except VideoError as err:
-            raise gr.Error(f"Could not use that video: {err}", print_exception=False) from None
-        except Exception:  # noqa: BLE001 - log it, show no internals, keep serving
-            traceback.print_exc()
-            raise gr.Error("Something went wrong analysing that video; the error was logged.",
-                           print_exception=False) from None
         for note in result.notes:
             gr.Warning(note)
         files = [str(result.json_path), str(result.csv_path)]
