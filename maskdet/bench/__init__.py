@@ -1,0 +1,21 @@
+"""Speed benchmark: the product's path against a naive baseline, measured in one run.
+
+Run it as `python -m maskdet.bench` (options: maskdet.bench.cli). One module a job:
+
+- cli: the command line; measures every figure in order, prints the table, writes --json.
+- report: a row of the table, the report, and how it is printed and saved.
+- timing, machine: median timings; the machine's cores, clock, fp32 peak and other load.
+- paths, photos: the repository's files the benchmark uses; the test photos made from them.
+- baseline: the naive recipe and the bare forward pass the product is compared with.
+- model_rows, batching_rows: targets 1, 3, 4 and target 2, in this process.
+- app_server, app_rows: app.py as a subprocess and its clients; targets 5 and 6 against it.
+- stream, live, live_browser: the live and video figures L1-L3 on a generated stream.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from maskdet.bench.cli import main  # noqa: E402
+
+__all__ = ["main"]
