@@ -24,8 +24,9 @@ from typing import Optional
 import numpy as np
 
 from maskdet import train
+from maskdet.config import MASK_INDEX
 from maskdet.data import DatasetError, load_dataset
-from maskdet.evaluate import mask_probabilities, per_source_metrics, unsure_band_report
+from maskdet.evaluate import metrics_by_source, split_predictions, unsure_band_report
 from maskdet.model import ModelFileError, load_model, model_info
 from maskdet.report import per_source_table
 from maskdet.sources import SourceError, discover_sources
@@ -91,8 +92,10 @@ def score_fold(model_file: Path, held_out: tuple[str, ...], data: list[Path],
     dataset = load_dataset(data, model_info(model).input_size, split_csv=model_file.with_name("split.csv"),
                            locator=train.face_locator(options), crop_scale=options.crop_scale, include=held_out,
                            both_classes=False)
-    metrics = {split: per_source_metrics(model, dataset, split) for split in SPLITS}
-    return metrics, mask_probabilities(model, dataset, "val")
+    predictions = {split: split_predictions(model, dataset, split) for split in SPLITS}
+    metrics = {split: metrics_by_source(dataset, *predictions[split]) for split in SPLITS}
+    val_probs, val_labels, _ = predictions["val"]
+    return metrics, (val_probs[:, MASK_INDEX], val_labels)
 
 
 def pooled_unsure_band(val_predictions: list[tuple[np.ndarray, np.ndarray]]) -> dict:

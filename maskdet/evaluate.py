@@ -68,17 +68,27 @@ def evaluate_split(
     return metrics
 
 
-def per_source_metrics(model: keras.Model, dataset: LoadedDataset, split: str) -> dict[str, dict]:
-    """Source name -> metrics on that source's part of `split` (one forward pass for all), with
-    `seen_in_training` telling a held-out source from one the model was trained on."""
+def split_predictions(model: keras.Model, dataset: LoadedDataset, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Calibrated probabilities, true labels and source names of every image of `split` (one pass)."""
     index = dataset.indices(split)
     if len(index) == 0:
         raise DatasetError(f"the '{split}' split is empty")
     probs = softmax(predict_logits(model, dataset.images[index]), model_info(model).temperature)
-    labels, sources = dataset.labels[index], np.array([dataset.sources[i] for i in index])
+    return probs, dataset.labels[index], np.array([dataset.sources[i] for i in index])
+
+
+def metrics_by_source(dataset: LoadedDataset, probs: np.ndarray, labels: np.ndarray,
+                      sources: np.ndarray) -> dict[str, dict]:
+    """Source name -> metrics of those predictions, with `seen_in_training` telling a held-out
+    source from one the model was trained on."""
     return {name: {**classification_metrics(probs[sources == name], labels[sources == name]),
                    "seen_in_training": name in dataset.seen_sources}
             for name in dataset.source_names() if (sources == name).any()}
+
+
+def per_source_metrics(model: keras.Model, dataset: LoadedDataset, split: str) -> dict[str, dict]:
+    """Source name -> metrics on that source's part of `split` (one forward pass for all)."""
+    return metrics_by_source(dataset, *split_predictions(model, dataset, split))
 
 
 def stress_metrics(model: keras.Model, dataset: LoadedDataset, split: str) -> dict[str, dict]:
@@ -95,12 +105,6 @@ def pointing_metrics(model: keras.Model, dataset: LoadedDataset, split: str) -> 
     index = dataset.indices(split)
     engine = GradCam(inference_copy(model, "float32"))
     return pointing_game(engine, dataset.images[index], dataset.labels[index], dataset.landmarks[index])
-
-
-def mask_probabilities(model: keras.Model, dataset: LoadedDataset, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Calibrated P(mask) and true labels for every image of `split`."""
-    images, labels = dataset.subset(split)
-    return softmax(predict_logits(model, images), model_info(model).temperature)[:, MASK_INDEX], labels
 
 
 def unsure_band_report(prob_mask: np.ndarray, labels: np.ndarray) -> dict:
@@ -167,9 +171,10 @@ def main(argv: Optional[list[str]] = None) -> int:
             out_dir = out_dir / args.precision  # never overwrite the reference float32 figures
         served = inference_copy(model, args.precision)
         metrics = evaluate_split(served, dataset, args.split, out_dir)
-        metrics["per_source"] = per_source_metrics(served, dataset, args.split)
+        probs, labels, sources = split_predictions(served, dataset, args.split)
+        metrics["per_source"] = metrics_by_source(dataset, probs, labels, sources)
         if args.split == "val":
-            metrics["unsure_band"] = unsure_band_report(*mask_probabilities(served, dataset, "val"))
+            metrics["unsure_band"] = unsure_band_report(probs[:, MASK_INDEX], labels)
         if args.stress:
             metrics["stress"] = stress_metrics(served, dataset, args.split)
         if args.pointing:
