@@ -4,6 +4,7 @@ Each public source has a look (greyscale 48 px faces, dim webcams, tight aligned
 portraits) and several hold one class only, so a network can learn the look instead of the mask.
 Every change here is applied to both classes, per image, with its own probability:
 
+- eyewear: sunglasses or clear frames drawn over the eye line (one-class sources wear them);
 - framing: zoom 25% in to 60% out, shift, rotate, mirror (tight crops vs the app's looser ones);
 - exposure: strong under-exposure (down to about 1/8), gamma, backlight (dark face, bright edges);
 - colour: hue and saturation shifts (masks come in every colour), greyscale;
@@ -13,16 +14,23 @@ Every change here is applied to both classes, per image, with its own probabilit
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import tensorflow as tf
 
 P_DARK, P_BACKLIGHT, P_HUE, P_GREY = 0.3, 0.15, 0.3, 0.2
 P_BLUR, P_LOW_RES, P_JPEG, P_NOISE = 0.2, 0.3, 0.3, 0.2
+P_EYEWEAR, P_CLEAR_FRAMES = 0.15, 0.3
 MAX_ROTATION_DEG = 15.0
+# Where the eyes sit in the app's crop (1.5x square around YuNet's box), as fractions of its side:
+# the 5-95% range of YuNet's landmarks over the 21,577 training faces it found.
+EYE_LINE, EYE_SPACING = (0.36, 0.46), (0.17, 0.29)
 
 
-def augment_image(image: tf.Tensor) -> tf.Tensor:
-    """One float32 RGB image in 0-255 (H, W, 3) -> a randomly changed copy of the same size."""
+def augment_image(image: tf.Tensor, eyewear: float = P_EYEWEAR) -> tf.Tensor:
+    """One float32 RGB image in 0-255 (H, W, 3) -> a randomly changed copy of the same size.
+    `eyewear` is the chance of drawing glasses (0 gives the recipe without them)."""
+    image = _maybe(eyewear, add_eyewear, image)
     image = frame(image)
     image = _maybe(P_DARK, expose, image)
     image = _maybe(P_BACKLIGHT, backlight, image)
@@ -37,6 +45,34 @@ def augment_image(image: tf.Tensor) -> tf.Tensor:
 
 def _maybe(probability: float, change, image: tf.Tensor) -> tf.Tensor:
     return tf.cond(tf.random.uniform([]) < probability, lambda: change(image), lambda: image)
+
+
+augment_without_eyewear = partial(augment_image, eyewear=0.0)
+
+
+def add_eyewear(image: tf.Tensor) -> tf.Tensor:
+    """Sunglasses (dark tinted lenses) or, less often, clear frames (rims only) across the eye line,
+    on both classes: dark lenses over the upper face must not read as a mask, and the sources have
+    sunglasses on unmasked faces only."""
+    size = tf.cast(tf.shape(image)[0], tf.float32)
+    axis = (tf.range(size) + 0.5) / size
+    x, y = axis[None, :], axis[:, None]
+    eye_y = tf.random.uniform([], *EYE_LINE)
+    centre_x = 0.5 + tf.random.uniform([], -0.04, 0.04)
+    spacing = tf.random.uniform([], *EYE_SPACING)
+    half_spacing = spacing / 2.0
+    lens_w = spacing * tf.random.uniform([], 0.42, 0.56)
+    lens_h = lens_w * tf.random.uniform([], 0.7, 1.0)
+    radius = tf.minimum(
+        tf.sqrt(((x - centre_x + half_spacing) / lens_w) ** 2 + ((y - eye_y) / lens_h) ** 2),
+        tf.sqrt(((x - centre_x - half_spacing) / lens_w) ** 2 + ((y - eye_y) / lens_h) ** 2))
+    rim = tf.cast(tf.abs(radius - 1.0) < 0.12, tf.float32)
+    bridge = tf.cast((tf.abs(x - centre_x) < half_spacing) & (tf.abs(y - eye_y + 0.3 * lens_h) < 0.012), tf.float32)
+    clear = tf.random.uniform([]) < P_CLEAR_FRAMES
+    lens = tf.where(clear, 0.0, tf.cast(radius < 1.0, tf.float32) * tf.random.uniform([], 0.75, 1.0))
+    cover = tf.clip_by_value(tf.maximum(tf.maximum(lens, rim), bridge), 0.0, 1.0)[:, :, None]
+    colour = tf.random.uniform([], 5.0, 70.0) + tf.random.uniform([3], -20.0, 20.0)
+    return image * (1.0 - cover) + tf.clip_by_value(colour, 0.0, 255.0) * cover
 
 
 def frame(image: tf.Tensor) -> tf.Tensor:

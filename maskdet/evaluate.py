@@ -2,7 +2,7 @@
 calibration and plots.
 
     python -m maskdet.evaluate --model models/maskdet_vgg16.keras --data DIR [DIR...] [--split test]
-        [--precision float32|bfloat16] [--no-stress] [--no-pointing]
+        [--precision float32|bfloat16] [--no-stress] [--no-pointing] [--gradcam-layer NAME]
 
 Sources listed in the model's split file are scored on their held-out split; sources it does not
 list were never seen in training and are scored on the split a training run would give them.
@@ -22,7 +22,7 @@ import numpy as np
 
 from maskdet.calibration import choose_unsure_band, expected_calibration_error, reliability_bins, softmax
 from maskdet.metrics import classification_metrics, roc_curve
-from maskdet.config import CLASS_NAMES, LOGITS_LAYER, MASK_INDEX
+from maskdet.config import CLASS_NAMES, LAST_CONV_LAYER, LOGITS_LAYER, MASK_INDEX
 from maskdet.data import DatasetError, LoadedDataset, load_dataset
 from maskdet.faces import CROP_SCALE
 from maskdet.gradcam import GradCam
@@ -100,10 +100,12 @@ def stress_metrics(model: keras.Model, dataset: LoadedDataset, split: str) -> di
             for condition in CONDITIONS}
 
 
-def pointing_metrics(model: keras.Model, dataset: LoadedDataset, split: str) -> dict:
-    """The Grad-CAM pointing game (maskdet.pointing) on the faces of `split` that have landmarks."""
+def pointing_metrics(model: keras.Model, dataset: LoadedDataset, split: str,
+                     layer: str = LAST_CONV_LAYER) -> dict:
+    """The Grad-CAM pointing game (maskdet.pointing) on the faces of `split` that have landmarks,
+    with the heatmap taken from `layer` (the app's by default)."""
     index = dataset.indices(split)
-    engine = GradCam(inference_copy(model, "float32"))
+    engine = GradCam(inference_copy(model, "float32"), layer)
     return pointing_game(engine, dataset.images[index], dataset.labels[index], dataset.landmarks[index])
 
 
@@ -157,10 +159,14 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="also score the stress set (dark, backlit, blurred, low-res, grey, rotated)")
     parser.add_argument("--pointing", action=argparse.BooleanOptionalAction, default=True,
                         help="also play the Grad-CAM pointing game on faces with landmarks")
+    parser.add_argument("--gradcam-layer", default=LAST_CONV_LAYER,
+                        help=f"conv layer the pointing game's heatmaps come from (default: the app's, {LAST_CONV_LAYER})")
     args = parser.parse_args(argv)
     split_csv = args.split_csv or args.model.with_name("split.csv")
     try:
         model = load_model(args.model)
+        if args.pointing and args.gradcam_layer not in {layer.name for layer in model.layers}:
+            raise ModelFileError(f"the model has no layer named {args.gradcam_layer!r}")
         if not split_csv.is_file():
             raise DatasetError(f"split file not found: {split_csv} (pass --split-csv)")
         dataset = load_dataset(args.data, model_info(model).input_size, split_csv=split_csv,
@@ -178,7 +184,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         if args.stress:
             metrics["stress"] = stress_metrics(served, dataset, args.split)
         if args.pointing:
-            metrics["pointing"] = pointing_metrics(model, dataset, args.split)
+            metrics["pointing"] = pointing_metrics(model, dataset, args.split, args.gradcam_layer)
+            metrics["pointing_layer"] = args.gradcam_layer
     except (ModelFileError, DatasetError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

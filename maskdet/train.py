@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from maskdet.augment import augment_image, frame
+from maskdet.augment import augment_image, augment_without_eyewear, frame
 from maskdet.batches import (
     BALANCE_MODES, describe_strata, evaluation_batches, monitor_subset, training_batches, validation_weights,
 )
@@ -43,7 +43,7 @@ from maskdet.recrop import FaceLocator, optional_locator
 CHECKPOINT = "checkpoint.keras"
 BEST = "best.keras"
 STATE = "state.json"
-AUGMENTATIONS = {"full": augment_image, "frame": frame, "none": None}
+AUGMENTATIONS = {"full": augment_image, "no-eyewear": augment_without_eyewear, "frame": frame, "none": None}
 
 
 def distribution_strategy(cpu_devices: int = 1) -> tf.distribute.Strategy:
@@ -132,7 +132,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     data.add_argument("--balance", choices=BALANCE_MODES, default="source-class",
                       help="what each batch is balanced by (default: source and class)")
     data.add_argument("--augment", choices=sorted(AUGMENTATIONS), default="full",
-                      help="full: framing, exposure, colour and quality changes; frame: framing only")
+                      help="full: eyewear, framing, exposure, colour and quality changes; no-eyewear: full without "
+                           "the drawn glasses (the recipe before them); frame: framing only")
     data.add_argument("--val", type=float, default=DEFAULT_FRACTIONS[1], help="validation fraction")
     data.add_argument("--test", type=float, default=DEFAULT_FRACTIONS[2], help="test fraction")
     net = parser.add_argument_group("model")

@@ -10,7 +10,8 @@ IMAGE = tf.constant(synthetic_face(np.random.default_rng(0), masked=True, size=6
 
 @pytest.mark.parametrize("change", [augment.frame, augment.expose, augment.backlight, augment.shift_colour,
                                     augment.greyscale, augment.blur, augment.lower_resolution,
-                                    augment.recompress, augment.add_noise, augment.augment_image])
+                                    augment.recompress, augment.add_noise, augment.add_eyewear,
+                                    augment.augment_image])
 def test_every_change_keeps_the_shape_and_changes_the_pixels(change):
     tf.random.set_seed(3)
     changed = change(IMAGE).numpy()
@@ -31,3 +32,21 @@ def test_greyscale_has_equal_channels_and_backlight_darkens_the_centre():
     flat = tf.fill((64, 64, 3), 128.0)
     lit = augment.backlight(flat).numpy()
     assert lit[32, 32].mean() < 80 and lit[0, 0].mean() > 180
+
+
+def test_eyewear_covers_the_eye_line_and_leaves_the_mouth_alone():
+    flat = tf.fill((128, 128, 3), 200.0)
+    for seed in range(8):
+        tf.random.set_seed(seed)
+        worn = augment.add_eyewear(flat).numpy()
+        changed_rows = np.nonzero((np.abs(worn - 200.0) > 1).any(axis=(1, 2)))[0] / 128
+        assert len(changed_rows) > 0
+        assert changed_rows.min() > 0.2 and changed_rows.max() < 0.62  # brows to cheekbones, never the mouth
+        assert worn[int(0.41 * 128)].min() < 150  # lenses or rims cross the middle of the eye band
+
+
+def test_the_recipe_without_eyewear_never_draws_glasses():
+    flat = tf.fill((64, 64, 3), 200.0)
+    tf.random.set_seed(0)
+    assert augment.augment_without_eyewear(flat).numpy().shape == (64, 64, 3)
+    assert augment.augment_without_eyewear.keywords == {"eyewear": 0.0}

@@ -43,15 +43,16 @@ def test_constant_image_gives_finite_zero_map():
     assert cams.max() == 0.0
 
 
-@pytest.mark.parametrize("batch_norm", [False, True])
-def test_matches_the_textbook_two_pass_grad_cam(batch_norm):
+@pytest.mark.parametrize("batch_norm,layer", [(False, LAST_CONV_LAYER), (True, LAST_CONV_LAYER),
+                                              (True, "block4_conv3")])
+def test_matches_the_textbook_two_pass_grad_cam(batch_norm, layer):
     from maskdet.model import build_model
 
     tiny_model = build_model(TINY_SIZE, 1 / 16, batch_norm=batch_norm)
     images = np.random.default_rng(0).uniform(0, 255, (3, TINY_SIZE, TINY_SIZE, 3)).astype("float32")
-    probs, cams = GradCam(tiny_model).explain(images)
+    probs, cams = GradCam(tiny_model, layer).explain(images)
     grad_model = keras.Model(tiny_model.input,
-                             [tiny_model.get_layer(LAST_CONV_LAYER).output, tiny_model.get_layer(LOGITS_LAYER).output])
+                             [tiny_model.get_layer(layer).output, tiny_model.get_layer(LOGITS_LAYER).output])
     for i in range(len(images)):
         with tf.GradientTape() as tape:
             conv, logits = grad_model(images[i:i + 1])

@@ -101,6 +101,17 @@ def test_cli_errors_on_bad_folders(tmp_path, capsys, layout):
     assert capsys.readouterr().err.startswith("error: ")
 
 
+def test_evaluate_plays_the_pointing_game_on_a_chosen_layer(trained_run, tiny_dataset, tmp_path, capsys):
+    model = str(trained_run / "model.keras")
+    common = ["--model", model, "--data", str(tiny_dataset), "--no-stress", "--out", str(tmp_path)]
+    assert evaluate.main([*common, "--gradcam-layer", "block4_conv3"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["pointing_layer"] == "block4_conv3"
+    assert sum(p["faces"] + p["left_out_no_landmarks"] for p in printed["pointing"].values()) == printed["n_images"]
+    assert evaluate.main([*common, "--gradcam-layer", "no_such_layer"]) == 2
+    assert "no layer named 'no_such_layer'" in capsys.readouterr().err
+
+
 def test_evaluate_cli_errors_on_missing_model(tmp_path, capsys):
     assert evaluate.main(["--model", str(tmp_path / "none.keras"), "--data", str(tmp_path)]) == 2
     assert "model file not found" in capsys.readouterr().err
