@@ -9,7 +9,7 @@ is needed only to run this script, not by the app:
 The masks are synthetic polygons placed with fixed face landmarks (measured once with the YuNet
 detector, see ASTRONAUT_LANDMARKS), so the output is deterministic and needs no detector. If the
 environment variable MASKDET_YUNET_PATH points to the YuNet ONNX file, the script also reports how
-many faces the app's detector (maskdet.faces, its default operating point) finds in each image.
+many faces the app's detector (maskdet.core.faces, its default operating point) finds in each image.
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def group_image(plain: np.ndarray, surgical: np.ndarray, cloth: np.ndarray, came
 def count_faces(path: Path, model: str) -> int:
     """Number of faces the app's detector finds in an image file (its default operating point)."""
     sys.path.insert(0, str(OUT_DIR.parent))
-    from maskdet.faces import FaceDetector
+    from maskdet.core.faces import FaceDetector
 
     rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
     return len(FaceDetector(Path(model)).detect(rgb))

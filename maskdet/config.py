@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+"""The installed `maskdet` package folder."""
+CHECKOUT_DIR = PACKAGE_DIR.parent
+"""A checkout's root (app.py, examples/, models/). Only the benchmark and the example-based tools
+need it; an installed package finds its model inside itself (see maskdet.core.predictor)."""
+MODEL_FILE_NAME = "maskdet_vgg16.keras"
+
 CLASS_NAMES: tuple[str, ...] = ("no_mask", "mask")
 """Output index -> label. Index 0 is "no_mask", index 1 is "mask"; never derived from folders."""
 
@@ -23,7 +32,7 @@ MAX_IMAGE_PIXELS = 50_000_000
 UNSURE_BAND: tuple[float, float] = (0.26, 0.74)
 """A face whose mask probability lies inside this closed band gets the verdict "unsure": drawn grey,
 counted as neither masked nor unmasked (its JSON `label` stays the arg-max). Chosen for the shipped
-model by `python -m maskdet.crossval` (heldout.json, "unsure_band"): the narrowest band around 0.5
+model by `python -m maskdet crossval` (heldout.json, "unsure_band"): the narrowest band around 0.5
 outside which >= 98% of verdicts are right, on the validation images of sources each fold model
 never saw (6.3% of 2820 faces inside). Everything reads this constant."""
 

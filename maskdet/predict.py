@@ -1,8 +1,8 @@
 """Classify every face in images, folders or video files from the command line.
 
-    python -m maskdet.predict PATH... [--json] [--out DIR] [--no-cam] [--whole-image]
+    python -m maskdet predict PATH... [--json] [--out DIR] [--no-cam] [--whole-image]
 
-A video (.mp4, .webm, .mov, ...) is analysed frame by frame (maskdet.videoanalysis) with a progress
+A video (.mp4, .webm, .mov, ...) is analysed frame by frame (maskdet.video.analysis) with a progress
 bar; with --out it gets an annotated MP4, its per-frame JSON and CSV and a chart.
 """
 
@@ -20,13 +20,13 @@ import numpy as np
 from tqdm import tqdm
 
 from maskdet.config import IMAGE_EXTENSIONS
-from maskdet.faces import DEFAULT_THRESHOLD
-from maskdet.images import ImageError
-from maskdet.inference import Prediction, Predictor, assume_frozen_weights
-from maskdet.model import ModelFileError
-from maskdet.precision import PRECISION_ENV, PRECISIONS, PrecisionError
-from maskdet.video import CLI_LIMITS, VIDEO_EXTENSIONS, VideoError
-from maskdet.videoanalysis import SAMPLE_FPS, analyse_video
+from maskdet.core.faces import DEFAULT_THRESHOLD
+from maskdet.core.images import ImageError
+from maskdet.core.predictor import Prediction, Predictor, assume_frozen_weights
+from maskdet.core.model import ModelFileError
+from maskdet.core.numerics import PRECISION_ENV, PRECISIONS, PrecisionError
+from maskdet.video.files import CLI_LIMITS, VIDEO_EXTENSIONS, VideoError
+from maskdet.video.analysis import SAMPLE_FPS, analyse_video
 
 
 def expand_inputs(paths: Iterable[Path]) -> list[Path]:
@@ -121,7 +121,7 @@ def _advance(bar: tqdm, done: int, total: Optional[int]) -> None:
 
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m maskdet.predict", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="maskdet predict", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", type=Path, help="image files, folders (their images) or video files")
     parser.add_argument("--json", action="store_true", help="print one JSON array to stdout")
     parser.add_argument("--out", type=Path, help="write annotated images and heatmaps here")
@@ -162,6 +162,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     return 1 if all(record["error"] for record in records) else 0
 
 
-if __name__ == "__main__":
+def command(argv: Optional[list[str]] = None) -> int:
+    """`maskdet predict`: main() with the app's runtime setting."""
     assume_frozen_weights()  # only as a command: a test process importing main() may also train
-    sys.exit(main())
+    return main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(command())

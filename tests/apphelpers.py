@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
 
-from maskdet.localserver import START_TIMEOUT_S, free_port, wait_until_answering
+from maskdet.bench.localserver import START_TIMEOUT_S, free_port, wait_until_answering
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,3 +100,13 @@ def wait_for_exit(process: subprocess.Popen, timeout: float = START_TIMEOUT_S) -
     except subprocess.TimeoutExpired:
         stop(process)
         raise
+
+
+def shot(page, name: str) -> None:
+    """With MASKDET_SCREENSHOTS set, save a screenshot of the page there (NAME-KIND.png for the
+    phone and desktop pages of the app fixture, NAME.png for other pages)."""
+    folder = os.environ.get("MASKDET_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        kind = getattr(page, "kind", None)
+        page.screenshot(path=str(Path(folder) / (f"{name}-{kind}.png" if kind else f"{name}.png")))

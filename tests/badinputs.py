@@ -16,7 +16,7 @@ from typing import Callable, Optional
 import numpy as np
 from PIL import Image
 
-from maskdet.inference import MAX_FACES
+from maskdet.core.predictor import MAX_FACES
 from tests.conftest import EXAMPLES
 
 FACE_PHOTO = EXAMPLES / "astronaut_no_mask.jpg"
@@ -111,7 +111,7 @@ def write_exif_rotated_jpeg(path: Path) -> None:
 
 
 def write_many_faces(path: Path, count: int = MANY_FACES, tile: int = 96, columns: int = 10) -> None:
-    """`count` copies of one face on a grid: more faces than maskdet.inference.MAX_FACES."""
+    """`count` copies of one face on a grid: more faces than maskdet.core.predictor.MAX_FACES."""
     face = _photo().resize((tile, tile))
     rows = -(-count // columns)
     canvas = Image.new("RGB", (tile * columns, tile * rows), (120, 120, 120))

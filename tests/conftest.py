@@ -98,14 +98,14 @@ def photo_source(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model():
-    from maskdet.model import build_model
+    from maskdet.core.model import build_model
 
     return build_model(TINY_SIZE, TINY_WIDTH)
 
 
 @pytest.fixture(scope="session")
 def tiny_model_file(tmp_path_factory, tiny_model) -> Path:
-    from maskdet.model import save_model
+    from maskdet.core.model import save_model
 
     return save_model(tiny_model, tmp_path_factory.mktemp("model") / "tiny.keras")
 
@@ -120,7 +120,7 @@ def yunet_file() -> Path:
     """YuNet from ../shared when present (offline machines), else the project's verified download."""
     if SHARED_YUNET.is_file():
         return SHARED_YUNET
-    from maskdet.faces import DetectorUnavailableError, resolve_detector_file
+    from maskdet.core.faces import DetectorUnavailableError, resolve_detector_file
 
     try:
         return resolve_detector_file()
@@ -128,9 +128,16 @@ def yunet_file() -> Path:
         pytest.skip(f"YuNet model not available: {err}")
 
 
+@pytest.fixture()
+def cli_env(monkeypatch, tiny_model_file, yunet_file):
+    """The command line with the tiny model and the cached detector (MASKDET_MODEL, MASKDET_YUNET_PATH)."""
+    monkeypatch.setenv("MASKDET_MODEL", str(tiny_model_file))
+    monkeypatch.setenv("MASKDET_YUNET_PATH", str(yunet_file))
+
+
 @pytest.fixture(scope="session")
 def predictor(tiny_model_file, yunet_file):
-    from maskdet.inference import Predictor
+    from maskdet.core.predictor import Predictor
 
     loaded = Predictor(tiny_model_file, yunet_file)
     loaded.warm_up()

@@ -19,8 +19,8 @@ from typing import Any, Union
 import pytest
 from PIL import Image
 
-from maskdet.guard import MAX_FORM_PARTS, TRIM_DELAY_S, body_limit
-from maskdet.serving import NOT_UPLOADED
+from maskdet.web.guard import MAX_FORM_PARTS, TRIM_DELAY_S, body_limit
+from maskdet.web.serving import NOT_UPLOADED
 from tests import badinputs
 from tests.conftest import EXAMPLES, REPO_ROOT
 
@@ -287,7 +287,7 @@ def test_a_detailed_5600px_photo_is_answered(app_server, tmp_path):
 def test_a_webp_overflow_falls_back_to_png(tmp_path):
     import numpy as np
 
-    from maskdet.serving import cached_image_file
+    from maskdet.web.serving import cached_image_file
 
     photo = tmp_path / "detailed.jpg"
     badinputs.write_detailed_jpeg(photo)

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.apphelpers import shot
 from tests.conftest import EXAMPLES, REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -138,13 +138,6 @@ VERDICT_CELL_COLOURS = """() => [...document.querySelectorAll('#faces *')]
         const colour = getComputedStyle(at).backgroundColor;
         if (colour !== 'rgba(0, 0, 0, 0)') return colour; } })"""
 """The background colour of each verdict cell of the table, as shown."""
-
-
-def shot(page, name: str) -> None:
-    folder = os.environ.get("MASKDET_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}-{page.kind}.png"))
 
 
 def expect_result(page, text: str) -> None:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from maskdet import augment
+from maskdet.data import augment
 from tests.conftest import synthetic_face
 
 IMAGE = tf.constant(synthetic_face(np.random.default_rng(0), masked=True, size=64).astype(np.float32))

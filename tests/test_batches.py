@@ -3,7 +3,7 @@ import itertools
 import numpy as np
 import pytest
 
-from maskdet.batches import (
+from maskdet.data.batches import (
     balanced_indices, monitor_subset, stratum_weights, strata, training_batches, validation_weights,
 )
 

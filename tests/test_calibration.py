@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from maskdet.calibration import expected_calibration_error, fit_temperature, softmax
+from maskdet.evaluation.calibration import expected_calibration_error, fit_temperature, softmax
 
 
 def test_ece_is_zero_for_perfect_calibration_and_large_for_overconfidence():
@@ -20,7 +20,7 @@ def test_fit_temperature_recovers_the_generating_temperature():
 
 
 def test_unsure_band_is_the_narrowest_that_reaches_the_target():
-    from maskdet.calibration import choose_unsure_band
+    from maskdet.evaluation.calibration import choose_unsure_band
 
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 2, 2000)

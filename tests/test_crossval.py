@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from maskdet import crossval
-from maskdet.sources import SourceError
+from maskdet.training import crossval
+from maskdet.data.sources import SourceError
 from tests.conftest import TINY_SIZE, TINY_WIDTH
 
 TINY_TRAIN = ["--weights", "none", "--input-size", str(TINY_SIZE), "--width", str(TINY_WIDTH), "--batch-size", "8",
@@ -39,7 +39,7 @@ def test_every_source_is_scored_once_by_a_model_that_never_saw_it(tiny_sources, 
         for split in ("val", "test"):
             assert all(not m["seen_in_training"] for m in fold[split].values())
     command = json.loads((out / "a" / "metrics.json").read_text())["command"]
-    assert command.startswith("python -m maskdet.train --data ") and "--exclude-sources alpha" in command
+    assert command.startswith("python -m maskdet train --data ") and "--exclude-sources alpha" in command
     trained_on = (out / "a" / "split.csv").read_text()
     assert "alpha," not in trained_on and "beta," in trained_on and "gamma," in trained_on
     assert "| alpha |" in capsys.readouterr().out

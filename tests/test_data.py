@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from maskdet.data import (
+from maskdet.data.dataset import (
     DatasetError, Sample, load_dataset, name_family, perceptual_hashes, read_split_csv, scan_dataset,
     write_split_csv,
 )
@@ -116,7 +116,7 @@ def test_many_sources_split_each_source_by_its_manifest_groups(tiny_sources):
 
 
 def test_a_saved_split_marks_the_sources_a_model_saw(tiny_sources, tmp_path):
-    from maskdet.data import source_roots
+    from maskdet.data.dataset import source_roots
 
     trained = load_dataset(tiny_sources, 32, exclude=["beta"])
     write_split_csv(tmp_path / "split.csv", trained, source_roots(tiny_sources))

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from maskdet import drawing
-from maskdet.drawing import (
+from maskdet.render import drawing
+from maskdet.render.drawing import (
     VERDICT_COLOURS, Label, caption_box, draw_labels, heat_rgba, layout_captions, overlay_heatmap, paint_heatmaps,
     text_size,
 )

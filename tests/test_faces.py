@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from maskdet import faces
-from maskdet.faces import (
+from maskdet.core import faces
+from maskdet.core.faces import (
     DetectorUnavailableError, FaceDetector, resolve_detector_file, square_crop_box, whole_image_face,
 )
 from tests.conftest import EXAMPLES

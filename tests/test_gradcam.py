@@ -4,8 +4,8 @@ import pytest
 import tensorflow as tf
 
 from maskdet.config import LAST_CONV_LAYER, LOGITS_LAYER
-from maskdet.gradcam import GradCam
-from maskdet.model import ClassProbabilities
+from maskdet.core.gradcam import GradCam
+from maskdet.core.model import ClassProbabilities
 from tests.conftest import TINY_SIZE
 
 
@@ -46,7 +46,7 @@ def test_constant_image_gives_finite_zero_map():
 @pytest.mark.parametrize("batch_norm,layer", [(False, LAST_CONV_LAYER), (True, LAST_CONV_LAYER),
                                               (True, "block4_conv3")])
 def test_matches_the_textbook_two_pass_grad_cam(batch_norm, layer):
-    from maskdet.model import build_model
+    from maskdet.core.model import build_model
 
     tiny_model = build_model(TINY_SIZE, 1 / 16, batch_norm=batch_norm)
     images = np.random.default_rng(0).uniform(0, 255, (3, TINY_SIZE, TINY_SIZE, 3)).astype("float32")
@@ -73,7 +73,7 @@ def test_no_retracing_across_batch_sizes(tiny_model):
 
 
 def test_temperature_is_applied(tiny_model_file):
-    from maskdet.model import load_model, set_temperature
+    from maskdet.core.model import load_model, set_temperature
 
     model = load_model(tiny_model_file)
     images = np.random.default_rng(2).uniform(0, 255, (4, TINY_SIZE, TINY_SIZE, 3)).astype("float32")
@@ -84,7 +84,7 @@ def test_temperature_is_applied(tiny_model_file):
 
 
 def test_bfloat16_base_gives_float32_results_close_to_float32():
-    from maskdet.model import build_model, inference_copy
+    from maskdet.core.model import build_model, inference_copy
 
     model = build_model(TINY_SIZE, 1 / 16)
     images = np.random.default_rng(3).uniform(0, 255, (4, TINY_SIZE, TINY_SIZE, 3)).astype("float32")

@@ -1,4 +1,4 @@
-"""maskdet.guard and maskdet.loglimit on their own: the request guard around a small ASGI app, and
+"""maskdet.web.guard and maskdet.web.loglimit on their own: the request guard around a small ASGI app, and
 the line cap on a text stream. (Against the real app: tests/test_abuse.py.)"""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Optional
 
 from starlette.formparsers import MultiPartException
 
-from maskdet.guard import RequestGuard, RequestRefused, UploadBudget, body_limit
-from maskdet.loglimit import LineCappedStream
+from maskdet.web.guard import RequestGuard, RequestRefused, UploadBudget, body_limit
+from maskdet.web.loglimit import LineCappedStream
 
 
 class BodyReader:

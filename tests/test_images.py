@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from maskdet.config import MAX_IMAGE_PIXELS
-from maskdet.images import (MAX_JPEG_SCAN_BLOCKS, MAX_JPEG_SCANS, ImageError, jpeg_decode_work, load_image,
+from maskdet.core.images import (MAX_JPEG_SCAN_BLOCKS, MAX_JPEG_SCANS, ImageError, jpeg_decode_work, load_image,
                             resize_square)
 from tests.badinputs import jpeg_scans, write_postscript, write_scan_bomb
 

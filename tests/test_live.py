@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from gradio.data_classes import Base64ImageData
 
-from maskdet.live import LIVE_MAX_SIDE, NEW_STREAM_GAP_S, LiveSession, Readout, jpeg_bytes, process_frame
-from maskdet.liveview import FRAME_MAX_BYTES, WAITING, frame_handler, frame_source, send_inline
-from maskdet.synthvideo import face_frames
+from maskdet.video.engine import LIVE_MAX_SIDE, NEW_STREAM_GAP_S, LiveSession, Readout, jpeg_bytes, process_frame
+from maskdet.web.live_tab import FRAME_MAX_BYTES, WAITING, frame_handler, frame_source, send_inline
+from maskdet.bench.synthvideo import face_frames
 
 
 def as_data_url(data: bytes, kind: str = "image/jpeg") -> str:
@@ -91,8 +91,8 @@ def test_send_inline_passes_data_urls_and_files_as_before(tmp_path):
 
 
 def test_streams_are_time_limited_and_one_at_a_time_in_their_own_group(predictor):
-    from maskdet.liveview import LIVE_SECONDS, LIVE_STREAMS, build_live_tab
-    from maskdet.videoview import VIDEO_JOBS, build_video_tab
+    from maskdet.web.live_tab import LIVE_SECONDS, LIVE_STREAMS, build_live_tab
+    from maskdet.web.video_tab import VIDEO_JOBS, build_video_tab
 
     with gr.Blocks() as demo:
         build_live_tab(predictor)

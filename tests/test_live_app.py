@@ -3,7 +3,6 @@ and the video endpoint through gradio_client. Screenshots go to $MASKDET_SCREENS
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -11,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from maskdet.synthvideo import face_frames, write_mp4, write_y4m
-from maskdet.video import probe
+from maskdet.bench.synthvideo import face_frames, write_mp4, write_y4m
+from maskdet.video.files import probe
+from tests.apphelpers import shot
 from tests.conftest import CHROMIUM, CHROMIUM_FLAGS
 
 pytestmark = pytest.mark.slow
@@ -22,13 +22,6 @@ WATCH_RESULT = """() => { window.liveSources = []; const look = () => {
     if (img && img.src && img.src !== window.lastLive) { window.lastLive = img.src; window.liveSources.push(img.src.length); }
     requestAnimationFrame(look); }; look(); }"""
 """Record every new picture shown in the live result (its data URL length), checked each frame."""
-
-
-def shot(page, name: str) -> None:
-    folder = os.environ.get("MASKDET_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"))
 
 
 def start_live(page, tab: bool = True) -> None:
@@ -79,8 +72,8 @@ def test_stale_frames_are_dropped_not_queued(browser, predictor):
     coming, and nothing is left to work through once the viewer stops."""
     import gradio as gr
 
-    from maskdet.liveview import build_live_tab
-    from maskdet.localserver import free_port
+    from maskdet.web.live_tab import build_live_tab
+    from maskdet.bench.localserver import free_port
 
     calls: list[float] = []
 
@@ -196,7 +189,7 @@ def test_browser_video_tab_plays_the_annotated_video(page, short_video):
 def test_video_endpoint_reads_only_uploads(app_server, meta):
     """A request naming a server file as its video is refused and the file is not read. Gradio itself
     refuses both (a Video input's file dict must carry `meta`, and then lie in the upload folder);
-    maskdet.serving.uploaded_image checks the path again behind it."""
+    maskdet.web.serving.uploaded_image checks the path again behind it."""
     import httpx
 
     video = {"path": "/etc/passwd", **({"meta": {"_type": "gradio.FileData"}} if meta else {})}

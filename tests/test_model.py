@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from maskdet.config import CLASS_NAMES, LAST_CONV_LAYER, LOGITS_LAYER
-from maskdet.model import (
+from maskdet.core.model import (
     ModelFileError, WeightsUnavailableError, build_model, load_model, model_info, save_model,
     set_temperature,
 )
@@ -114,7 +114,7 @@ def trained_looking_bn_model(seed: int = 4) -> keras.Model:
 
 
 def test_folding_batch_norm_keeps_outputs_and_feature_maps():
-    from maskdet.model import inference_copy
+    from maskdet.core.model import inference_copy
 
     model = trained_looking_bn_model()
     rng = np.random.default_rng(5)
@@ -131,7 +131,7 @@ def test_folding_batch_norm_keeps_outputs_and_feature_maps():
 
 @pytest.mark.parametrize("batch_norm", [False, True])
 def test_bfloat16_copy_keeps_labels_and_computes_the_base_in_bfloat16(batch_norm):
-    from maskdet.model import inference_copy
+    from maskdet.core.model import inference_copy
 
     keras.utils.set_random_seed(6)  # a random net's logits vary by seed; bfloat16 error grows with them
     model = trained_looking_bn_model() if batch_norm else build_model(TINY_SIZE, TINY_WIDTH)

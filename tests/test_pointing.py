@@ -1,7 +1,7 @@
 import numpy as np
 
-from maskdet.gradcam import GradCam
-from maskdet.pointing import heatmap_peaks, in_nose_mouth_region, pointing_game
+from maskdet.core.gradcam import GradCam
+from maskdet.evaluation.pointing import heatmap_peaks, in_nose_mouth_region, pointing_game
 from tests.conftest import TINY_SIZE
 
 # Upright face in [0, 1] crop coordinates: eyes at y 0.4, nose 0.55, mouth corners 0.7.

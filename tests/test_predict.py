@@ -7,12 +7,6 @@ from maskdet import predict
 from tests.conftest import EXAMPLES
 
 
-@pytest.fixture()
-def cli_env(monkeypatch, tiny_model_file, yunet_file):
-    monkeypatch.setenv("MASKDET_MODEL", str(tiny_model_file))
-    monkeypatch.setenv("MASKDET_YUNET_PATH", str(yunet_file))
-
-
 def test_json_output_shape_and_bad_file_continues(cli_env, tmp_path, capsys):
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -44,7 +38,7 @@ def test_no_face_text_output_and_whole_image_flag_keeps_its_meaning(cli_env, cap
 
 def test_unsure_and_too_small_in_json(cli_env, tmp_path, capsys, monkeypatch):
     from maskdet import config
-    from tests.test_inference import small_and_large_face
+    from tests.test_predictor import small_and_large_face
 
     photo = small_and_large_face(tmp_path)
     monkeypatch.setattr(config, "UNSURE_BAND", (0.0, 1.0))

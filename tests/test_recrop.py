@@ -1,10 +1,10 @@
 import numpy as np
 from PIL import Image
 
-from maskdet.data import load_dataset
-from maskdet.faces import FaceDetector, square_crop_box
-from maskdet.images import load_image
-from maskdet.recrop import FaceLocator, frame_crop, search_face
+from maskdet.data.dataset import load_dataset
+from maskdet.core.faces import FaceDetector, square_crop_box
+from maskdet.core.images import load_image
+from maskdet.data.recrop import FaceLocator, frame_crop, search_face
 from tests.conftest import EXAMPLES
 
 

@@ -16,11 +16,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from maskdet import faces, predict
-from maskdet.faces import DetectorFileError, DetectorUnavailableError
-from maskdet.images import ImageError
-from maskdet.inference import MAX_FACES
-from maskdet.model import ModelFileError, load_model
+from maskdet.core import faces
+from maskdet import predict
+from maskdet.core.faces import DetectorFileError, DetectorUnavailableError
+from maskdet.core.images import ImageError
+from maskdet.core.predictor import MAX_FACES
+from maskdet.core.model import ModelFileError, load_model
 from tests import badinputs
 from tests.apphelpers import app_env, free_port, launch, running_app, stderr_of, stop, stdout_of, wait_for_exit
 from tests.badinputs import CASES, MANY_FACES, Case
@@ -81,7 +82,7 @@ def test_predictor_answers_unusual_images(predictor, bad_files, case):
 
 BOMB_PROBE = """
 import json, resource, sys, time
-from maskdet.images import ImageError, load_image
+from maskdet.core.images import ImageError, load_image
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start = time.perf_counter()
 try:
@@ -130,12 +131,6 @@ def test_many_faces_are_capped_and_the_cap_is_stated(predictor, bad_files):
 
 
 # --- CLI -----------------------------------------------------------------------------------------
-
-@pytest.fixture()
-def cli_env(monkeypatch, tiny_model_file, yunet_file):
-    monkeypatch.setenv("MASKDET_MODEL", str(tiny_model_file))
-    monkeypatch.setenv("MASKDET_YUNET_PATH", str(yunet_file))
-
 
 def test_cli_reports_every_bad_file_and_goes_on(cli_env, bad_files, capsys):
     code = predict.main([str(path) for path in bad_files.values()] + ["--json", "--no-cam"])
@@ -346,7 +341,7 @@ def _fake_download(content: bytes | None) -> Callable:
 
 def test_predictor_stops_on_a_tampered_detector_and_falls_back_without_one(tiny_model_file, yunet_file, tmp_path,
                                                                           monkeypatch):
-    from maskdet.inference import Predictor
+    from maskdet.core.predictor import Predictor
 
     tampered = tmp_path / "tampered.onnx"
     tampered.write_bytes(yunet_file.read_bytes()[:-1] + b"\x00")

@@ -1,4 +1,4 @@
-"""maskdet.serving: raw uploads, atomic result files, and a cache sweep that survives concurrency."""
+"""maskdet.web.serving: raw uploads, atomic result files, and a cache sweep that survives concurrency."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from gradio import route_utils
 from gradio.data_classes import FileData
 from PIL import Image
 
-from maskdet import serving
-from maskdet.images import ImageError, load_image
+from maskdet.web import serving
+from maskdet.core.images import ImageError, load_image
 from tests.conftest import EXAMPLES
 
 

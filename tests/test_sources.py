@@ -2,7 +2,7 @@ import shutil
 
 import pytest
 
-from maskdet.sources import SourceError, discover_sources, filter_sources, read_manifest_groups
+from maskdet.data.sources import SourceError, discover_sources, filter_sources, read_manifest_groups
 
 
 def test_a_root_of_sources_and_a_single_source_can_be_mixed(tiny_sources, tiny_dataset):

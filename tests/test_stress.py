@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from maskdet import stress
+from maskdet.evaluation import stress
 from tests.conftest import synthetic_face
 
 IMAGES = np.stack([synthetic_face(np.random.default_rng(i), masked=bool(i % 2), size=32) for i in range(4)])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from maskdet import config, tracking
-from maskdet.results import FaceResult
-from maskdet.tracking import MAX_MISSED, MIN_FRAMES, Tracker, iou
+from maskdet import config
+from maskdet.video import tracking
+from maskdet.core.prediction import FaceResult
+from maskdet.video.tracking import MAX_MISSED, MIN_FRAMES, Tracker, iou
 
 BOX = (100, 100, 180, 190)
 

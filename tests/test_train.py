@@ -4,8 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from maskdet import evaluate, train
-from maskdet.model import load_model, model_info
+from maskdet.evaluation import evaluate
+from maskdet.training import train
+from maskdet.core.model import load_model, model_info
 from tests.conftest import REPO_ROOT, TINY_SIZE, TINY_WIDTH
 
 TINY_ARGS = ["--input-size", str(TINY_SIZE), "--width", str(TINY_WIDTH), "--batch-size", "8"]
@@ -135,7 +136,7 @@ def test_training_mirrored_over_two_logical_cpus(tiny_sources, tmp_path):
 
     out = tmp_path / "mirrored"
     done = subprocess.run(
-        [sys.executable, "-m", "maskdet.train", "--data", str(tiny_sources), "--out", str(out), "--weights", "none",
+        [sys.executable, "-m", "maskdet", "train", "--data", str(tiny_sources), "--out", str(out), "--weights", "none",
          "--epochs", "1", "--steps-per-epoch", "2", "--no-recrop", "--cpu-devices", "2", *TINY_ARGS],
         capture_output=True, text=True, timeout=300, cwd=str(REPO_ROOT))
     assert done.returncode == 0, done.stderr[-2000:]

@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from maskdet import predict
-from maskdet.synthvideo import face_frames, write_mp4
-from maskdet.video import FrameReader, VideoError, VideoLimits, VideoWriter, container_format, probe
-from maskdet.videoanalysis import analyse_video
+from maskdet.bench.synthvideo import face_frames, write_mp4
+from maskdet.video.files import FrameReader, VideoError, VideoLimits, VideoWriter, container_format, probe
+from maskdet.video.analysis import analyse_video
 
 SIZE = (320, 240)
 
@@ -150,12 +150,6 @@ def test_writer_makes_even_sizes(tmp_path):
         for frame in face_frames(3, (161, 121)):
             writer.write(frame)
     assert (probe(tmp_path / "odd.mp4").width, probe(tmp_path / "odd.mp4").height) == (160, 120)
-
-
-@pytest.fixture()
-def cli_env(monkeypatch, tiny_model_file, yunet_file):
-    monkeypatch.setenv("MASKDET_MODEL", str(tiny_model_file))
-    monkeypatch.setenv("MASKDET_YUNET_PATH", str(yunet_file))
 
 
 def test_cli_writes_annotated_video_and_json(cli_env, clip, tmp_path, capsys):

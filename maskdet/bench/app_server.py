@@ -12,10 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from maskdet.bench.paths import APP_FILE
-from maskdet.faces import YUNET_ENV
-from maskdet.inference import MODEL_ENV
-from maskdet.localserver import free_port, wait_until_answering
-from maskdet.precision import PRECISION_ENV
+from maskdet.core.faces import YUNET_ENV
+from maskdet.core.predictor import MODEL_ENV
+from maskdet.bench.localserver import free_port, wait_until_answering
+from maskdet.core.numerics import PRECISION_ENV
 
 STARTUP_PREFIX = "maskdet-startup"
 

@@ -12,9 +12,9 @@ from maskdet.bench.model_rows import model_flops
 from maskdet.bench.photos import GROUP_FACES, face_batch, group_photo
 from maskdet.bench.report import Report, Row
 from maskdet.bench.timing import interleaved_ms
-from maskdet.gradcam import GradCam
-from maskdet.inference import Predictor
-from maskdet.model import inference_copy
+from maskdet.core.gradcam import GradCam
+from maskdet.core.predictor import Predictor
+from maskdet.core.model import inference_copy
 
 
 def batching_rows(report: Report, predictor: Predictor, shipped: keras.Model, group: Path, reps: int,

@@ -1,6 +1,6 @@
 """Speed benchmark: the product's path against a naive baseline, measured in one run.
 
-    python -m maskdet.bench [--quick] [--model PATH] [--detector PATH] [--repeats N] [--json OUT] [--no-live]
+    python -m maskdet bench [--quick] [--model PATH] [--detector PATH] [--repeats N] [--json OUT] [--no-live]
 
 Every figure is a median over repeated runs after a warm-up. Targets are ratios measured in this
 run (plus two absolute latencies: end-to-end and start-up); `--quick` is a smoke run for CI whose
@@ -26,10 +26,10 @@ from maskdet.bench.machine import busy_cpu_seconds, machine_facts, other_load_sh
 from maskdet.bench.model_rows import end_to_end_rows, grad_cam_rows, peak_row
 from maskdet.bench.photos import group_photo, one_face_photo
 from maskdet.bench.report import Report, render, to_json
-from maskdet.faces import YUNET_ENV, DetectorUnavailableError
-from maskdet.inference import DEFAULT_MODEL_PATH, MODEL_ENV, Predictor
-from maskdet.model import ModelFileError, build_model, inference_copy, load_model
-from maskdet.precision import PRECISION_ENV, PRECISIONS, PrecisionError
+from maskdet.core.faces import YUNET_ENV, DetectorUnavailableError
+from maskdet.core.predictor import DEFAULT_MODEL_PATH, MODEL_ENV, Predictor
+from maskdet.core.model import ModelFileError, build_model, inference_copy, load_model
+from maskdet.core.numerics import PRECISION_ENV, PRECISIONS, PrecisionError
 
 SMALL_MODEL_REPEATS = 4
 """The shipped model's figures take milliseconds: time them this many times more often."""
@@ -37,7 +37,7 @@ SMALL_MODEL_REPEATS = 4
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     """Command-line options."""
-    parser = argparse.ArgumentParser(prog="python -m maskdet.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="maskdet bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: few iterations, no meaningful timings")
     parser.add_argument("--model", type=Path, default=None,
                         help=f"shipped model (default ${MODEL_ENV} or {DEFAULT_MODEL_PATH})")

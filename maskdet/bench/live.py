@@ -1,10 +1,10 @@
-"""Live and video figures of the benchmark (called by `python -m maskdet.bench`), on a 640x480 stream
-with one face (maskdet.synthvideo: the masked astronaut gliding over grey).
+"""Live and video figures of the benchmark (called by `python -m maskdet bench`), on a 640x480 stream
+with one face (maskdet.bench.synthvideo: the masked astronaut gliding over grey).
 
 - L1 engine frames per second, heatmaps off and on: JPEG frame -> decode -> detect -> classify
   (+ Grad-CAM) -> track -> draw -> JPEG for the browser, in this process, one frame after another.
 - L2 what one browser receives through the real app (maskdet.bench.live_browser).
-- L3 a video file (H.264 MP4) through maskdet.videoanalysis: decode -> ... -> H.264 encode.
+- L3 a video file (H.264 MP4) through maskdet.video.analysis: decode -> ... -> H.264 encode.
 Each figure is also given as a ratio to the L1 engine figure (heatmaps off).
 """
 
@@ -18,10 +18,10 @@ from pathlib import Path
 from maskdet.bench.live_browser import browser_figures
 from maskdet.bench.report import Report, Row
 from maskdet.bench.stream import STREAM_FPS, STREAM_SIZE, stream_jpegs
-from maskdet.inference import Predictor
-from maskdet.live import LiveSession, analyse_frame, jpeg_bytes, render_frame
-from maskdet.synthvideo import face_frames, write_mp4
-from maskdet.videoanalysis import analyse_video
+from maskdet.core.predictor import Predictor
+from maskdet.video.engine import LiveSession, analyse_frame, jpeg_bytes, render_frame
+from maskdet.bench.synthvideo import face_frames, write_mp4
+from maskdet.video.analysis import analyse_video
 
 
 def engine_fps(predictor: Predictor, frames: list[bytes], heatmaps: bool, stages: dict) -> float:

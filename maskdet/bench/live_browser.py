@@ -17,7 +17,7 @@ import numpy as np
 
 from maskdet.bench.app_server import AppServer
 from maskdet.bench.stream import STREAM_FPS, STREAM_SIZE
-from maskdet.synthvideo import face_frames, read_code, write_y4m
+from maskdet.bench.synthvideo import face_frames, read_code, write_y4m
 
 LOOP_FRAMES = 150
 """The fake camera's video loops every 5 s; frame numbers are unique within a loop."""

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from maskdet.inference import FROZEN_WEIGHTS_ENV
-from maskdet.precision import cpu_flags, native_bfloat16
+from maskdet.core.predictor import FROZEN_WEIGHTS_ENV
+from maskdet.core.numerics import cpu_flags, native_bfloat16
 
 FLOP_PER_CYCLE_AVX2 = 32
 """fp32 FLOP per cycle and core with AVX2 and two FMA units: 2 units x 8 lanes x 2 (multiply + add)."""

@@ -15,11 +15,11 @@ from maskdet.bench.baseline import NaiveGradCam, bare_forward
 from maskdet.bench.report import Report, Row
 from maskdet.bench.timing import interleaved_ms
 from maskdet.config import CLASS_NAMES
-from maskdet.drawing import draw_boxes, overlay_heatmap
-from maskdet.faces import crop
-from maskdet.gradcam import GradCam
-from maskdet.images import load_image, resize_square
-from maskdet.inference import Predictor
+from maskdet.render.drawing import draw_boxes, overlay_heatmap
+from maskdet.core.faces import crop
+from maskdet.core.gradcam import GradCam
+from maskdet.core.images import load_image, resize_square
+from maskdet.core.predictor import Predictor
 
 
 def model_flops(model: keras.Model) -> int:

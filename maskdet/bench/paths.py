@@ -1,7 +1,7 @@
-"""The repository's files the benchmark uses (this package is maskdet/bench/, two levels down)."""
+"""The checkout's files the benchmark uses (app.py and an example photo: the benchmark needs a checkout)."""
 
-from pathlib import Path
+from maskdet.config import CHECKOUT_DIR
 
-REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+REPO_ROOT = CHECKOUT_DIR
 APP_FILE = REPO_ROOT / "app.py"
 EXAMPLE_PHOTO = REPO_ROOT / "examples" / "astronaut_no_mask.jpg"

@@ -9,9 +9,9 @@ import numpy as np
 from PIL import Image
 
 from maskdet.bench.paths import EXAMPLE_PHOTO
-from maskdet.faces import FaceDetector
-from maskdet.images import load_image
-from maskdet.inference import Predictor
+from maskdet.core.faces import FaceDetector
+from maskdet.core.images import load_image
+from maskdet.core.predictor import Predictor
 
 GROUP_FACES = 8
 

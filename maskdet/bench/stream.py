@@ -1,10 +1,10 @@
 """The generated stream the live and video figures use: 640x480 at 30 fps, one face (the masked
-astronaut gliding over grey, maskdet.synthvideo), each frame carrying its number."""
+astronaut gliding over grey, maskdet.bench.synthvideo), each frame carrying its number."""
 
 from __future__ import annotations
 
-from maskdet.live import jpeg_bytes
-from maskdet.synthvideo import face_frames
+from maskdet.video.engine import jpeg_bytes
+from maskdet.bench.synthvideo import face_frames
 
 STREAM_SIZE = (640, 480)
 STREAM_FPS = 30

@@ -1,0 +1,10 @@
+"""The photo pipeline: an image in, per-face verdicts out.
+
+images (safe decoding), faces (YuNet detection and crop geometry), model (the VGG16 classifier),
+numerics (float32 or bfloat16), gradcam (prediction and Grad-CAM in one pass), predictor
+(`Predictor`: image -> faces -> crops -> batch -> Prediction), prediction (verdicts, counts, the
+headline, JSON; its pictures are drawn by maskdet.render).
+
+Layer: may import maskdet.render and maskdet.config only. Never imports gradio (the command line
+and training use it without the web stack).
+"""

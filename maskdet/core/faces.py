@@ -1,0 +1,272 @@
+"""Face detection with OpenCV's YuNet, plus the crop geometry the classifier expects.
+
+The YuNet ONNX file ships in no pip wheel. It is found, in order: an explicit path, the
+MASKDET_YUNET_PATH environment variable, the user cache, then a one-time download from the
+OpenCV Zoo whose SHA-256 must match the pinned value before the file is used.
+
+A detector that cannot be obtained (no cache, download failed or failed verification) raises
+DetectorUnavailableError: callers then find no faces (whole-image mode still works). A local file
+that is wrong (tampered: SHA-256 mismatch) or an explicitly configured path that does not exist
+raises its subclass DetectorFileError: that is a deployment error and must stop start-up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Union
+
+import cv2
+import numpy as np
+
+YUNET_FILE = "face_detection_yunet_2026may.onnx"
+YUNET_SHA256 = "ebafce4e3c118d6554634be5c27ab333b4c047a9a8c3faf1d7cf93101c22f0f0"
+YUNET_URL = f"https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/{YUNET_FILE}"
+YUNET_ENV = "MASKDET_YUNET_PATH"
+
+DEFAULT_THRESHOLD = 0.4
+"""Lowest YuNet score considered. The Zoo's 0.9 misses about two thirds of masked faces (masks hide
+the mouth landmarks YuNet relies on); scores under SURE_SCORE must also pass a re-detection check.
+The operating point was measured: README, "How faces are found" (python -m maskdet detector-eval)."""
+SURE_SCORE = 0.75
+"""Detections scoring at least this are faces; weaker ones must be confirmed (0.7 let a 0.70
+detection on the cat example, saved as a 256-colour GIF, through)."""
+CONFIRM_SIZE = 160
+CONFIRM_SCORE = 0.6
+"""A weak detection is kept only when YuNet finds a face again, scoring at least this, centred in a
+CONFIRM_SIZE px square re-crop of twice its box: clutter rarely survives the second look."""
+UPSCALE_BELOW = 640
+"""Images whose longer side is at most this are searched at twice their size: YuNet misses most
+faces under about 20 px, and small images are where such faces are."""
+CROP_SCALE = 1.5
+"""Detector boxes are tighter than the training crops: enlarge before cropping."""
+DETECT_MAX_SIDE = 960
+"""Larger images are shrunk for detection only (speed); boxes are mapped back."""
+
+
+class DetectorUnavailableError(RuntimeError):
+    """The YuNet model file could not be found, downloaded, verified or loaded."""
+
+
+class DetectorFileError(DetectorUnavailableError):
+    """A local detector file fails verification, or an explicitly configured one is missing."""
+
+
+LANDMARK_NAMES = ("right_eye", "left_eye", "nose_tip", "right_mouth_corner", "left_mouth_corner")
+"""YuNet's five landmarks, in its output order ("right" is the person's right: the image's left)."""
+
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Face:
+    """A detected face: `box` is the detector's box, `crop_box` the enlarged square to classify.
+    Both are (x1, y1, x2, y2) in pixels of the upright image, clipped to it. `landmarks` holds the
+    five points named in LANDMARK_NAMES (image pixels), or nothing when no detector placed the face."""
+
+    box: tuple[int, int, int, int]
+    crop_box: tuple[int, int, int, int]
+    score: float
+    landmarks: tuple[Point, ...] = ()
+
+    def landmark(self, name: str) -> Optional[Point]:
+        """One named landmark, or None when the face has none."""
+        return self.landmarks[LANDMARK_NAMES.index(name)] if self.landmarks else None
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "maskdet"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def resolve_detector_file(path: Union[str, Path, None] = None, download: bool = True) -> Path:
+    """Locate (or fetch once) the YuNet file and check its SHA-256; raise DetectorUnavailableError."""
+    explicit = path or os.environ.get(YUNET_ENV)
+    candidate = Path(explicit) if explicit else default_cache_dir() / YUNET_FILE
+    if candidate.is_file():
+        _verify(candidate)
+        return candidate
+    if explicit:
+        raise DetectorFileError(f"face detector file not found: {candidate}{_source(path)}")
+    if not download:
+        raise DetectorUnavailableError(f"face detector file not in the cache: {candidate}")
+    return _download(candidate)
+
+
+def _source(path: Union[str, Path, None]) -> str:
+    """Where an explicit detector path came from, for error messages."""
+    return "" if path else f" (set by {YUNET_ENV})"
+
+
+def _verify(path: Path) -> None:
+    actual = sha256_of(path)
+    if actual != YUNET_SHA256:
+        raise DetectorFileError(
+            f"face detector file {path} has SHA-256 {actual}, expected {YUNET_SHA256}: refusing to use it"
+        )
+
+
+def _download(target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, suffix=".part")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        urllib.request.urlretrieve(YUNET_URL, tmp)
+        _verify(tmp)
+        os.replace(tmp, target)
+    except DetectorFileError as err:
+        raise DetectorUnavailableError(f"the downloaded face detector was discarded: {err}") from err
+    except OSError as err:
+        raise DetectorUnavailableError(
+            f"could not download the face detector from {YUNET_URL} ({err}); set {YUNET_ENV} to a local "
+            f"copy of {YUNET_FILE}"
+        ) from err
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+class FaceDetector:
+    """YuNet wrapper. One instance serves all threads (detection is short and locked)."""
+
+    def __init__(self, model_file: Path) -> None:
+        try:
+            self._net = cv2.FaceDetectorYN.create(str(model_file), "", (320, 320), DEFAULT_THRESHOLD)
+        except cv2.error as err:
+            raise DetectorUnavailableError(f"cannot load face detector {model_file}: {err}") from err
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, path: Union[str, Path, None] = None, download: bool = True) -> "FaceDetector":
+        return cls(resolve_detector_file(path, download))
+
+    def detect(self, image: np.ndarray, threshold: float = DEFAULT_THRESHOLD,
+               scale: Optional[float] = None) -> list[Face]:
+        """Faces in an RGB image, highest score first: every detection scoring at least `threshold`
+        (searched at `scale`, default detection_scale), those under SURE_SCORE only if confirmed
+        (see CONFIRM_SCORE)."""
+        found = self.detect_raw(image, threshold, scale)
+        return [face for face in found if face.score >= SURE_SCORE or self.confirmed(image, face)]
+
+    def detect_raw(self, image: np.ndarray, threshold: float = DEFAULT_THRESHOLD,
+                   scale: Optional[float] = None) -> list[Face]:
+        """YuNet's own detections scoring at least `threshold`, at `scale` (default:
+        detection_scale), mapped back to the image; highest score first."""
+        height, width = image.shape[:2]
+        scale = detection_scale(height, width) if scale is None else scale
+        rows = self._run(_resized(image, scale), threshold)
+        faces = [_face_from_row(row, scale, width, height) for row in rows]
+        return sorted(faces, key=lambda face: -face.score)
+
+    def confirmed(self, image: np.ndarray, face: Face) -> bool:
+        """Whether YuNet finds `face` again in a CONFIRM_SIZE px re-crop of twice its box."""
+        return self.confirm_score(image, face) >= CONFIRM_SCORE
+
+    def confirm_score(self, image: np.ndarray, face: Face) -> float:
+        """The best score of a face near the centre of the re-crop (0 when there is none)."""
+        rows = self._run(confirmation_crop(image, face.box), CONFIRM_SCORE / 4)
+        centre, best = CONFIRM_SIZE / 2, 0.0
+        for row in rows:
+            x, y, w, h = (float(v) for v in row[:4])
+            near = abs(x + w / 2 - centre) < CONFIRM_SIZE * 0.2 and abs(y + h / 2 - centre) < CONFIRM_SIZE * 0.2
+            if near and 0.25 < max(w, h) / centre < 1.6:
+                best = max(best, float(row[-1]))
+        return best
+
+    def _run(self, rgb: np.ndarray, threshold: float) -> np.ndarray:
+        """YuNet's rows (x, y, w, h, 10 landmark coordinates, score) for an RGB image."""
+        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        with self._lock:
+            self._net.setScoreThreshold(float(threshold))
+            self._net.setInputSize((bgr.shape[1], bgr.shape[0]))
+            _, rows = self._net.detect(bgr)
+        return np.zeros((0, 15), np.float32) if rows is None else rows
+
+
+def detection_scale(height: int, width: int) -> float:
+    """2 for small images (longer side up to UPSCALE_BELOW), a shrink for images over
+    DETECT_MAX_SIDE, else 1."""
+    longer = max(height, width)
+    if longer <= UPSCALE_BELOW:
+        return 2.0
+    return min(1.0, DETECT_MAX_SIDE / longer)
+
+
+def stream_scale(height: int, width: int, max_side: int) -> float:
+    """The search scale for video frames: never upscaled (speed), shrunk to `max_side` when larger.
+    Faces in webcam frames are large; what is missed at 1x is mostly too small to judge anyway."""
+    return min(1.0, max_side / max(height, width, 1))
+
+
+def _resized(image: np.ndarray, scale: float) -> np.ndarray:
+    if scale == 1.0:
+        return image
+    height, width = image.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA)
+
+
+def confirmation_crop(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """A square of twice the box's longer side around its centre (grey beyond the image edge),
+    resized to CONFIRM_SIZE px."""
+    x1, y1, x2, y2 = box
+    side = max(2, round(max(x2 - x1, y2 - y1) * 2))
+    left, top = round((x1 + x2 - side) / 2), round((y1 + y2 - side) / 2)
+    square = np.full((side, side, 3), 127, np.uint8)
+    height, width = image.shape[:2]
+    sx1, sy1, sx2, sy2 = max(0, left), max(0, top), min(width, left + side), min(height, top + side)
+    if sx2 > sx1 and sy2 > sy1:
+        square[sy1 - top: sy2 - top, sx1 - left: sx2 - left] = image[sy1:sy2, sx1:sx2]
+    interpolation = cv2.INTER_CUBIC if side < CONFIRM_SIZE else cv2.INTER_AREA
+    return cv2.resize(square, (CONFIRM_SIZE, CONFIRM_SIZE), interpolation=interpolation)
+
+
+def _face_from_row(row: np.ndarray, scale: float, width: int, height: int) -> Face:
+    """One YuNet output row: x, y, w, h, five (x, y) landmarks, score; mapped to full resolution."""
+    x, y, w, h = (float(v) / scale for v in row[:4])
+    box = clip_box((x, y, x + w, y + h), width, height)
+    points = tuple((float(row[4 + 2 * i]) / scale, float(row[5 + 2 * i]) / scale)
+                   for i in range(len(LANDMARK_NAMES)))
+    return Face(box=box, crop_box=square_crop_box(box, width, height), score=float(row[-1]),
+                landmarks=points)
+
+
+def clip_box(box: tuple[float, float, float, float], width: int, height: int) -> tuple[int, int, int, int]:
+    x1, y1, x2, y2 = box
+    x1, y1 = max(0, int(round(x1))), max(0, int(round(y1)))
+    x2, y2 = min(width, int(round(x2))), min(height, int(round(y2)))
+    return x1, y1, max(x2, x1 + 1), max(y2, y1 + 1)
+
+
+def square_crop_box(box: tuple[int, int, int, int], width: int, height: int,
+                    scale: float = CROP_SCALE) -> tuple[int, int, int, int]:
+    """A square around the box's centre, `scale` times its longer side, clipped to the image."""
+    x1, y1, x2, y2 = box
+    centre_x, centre_y = (x1 + x2) / 2, (y1 + y2) / 2
+    half = max(x2 - x1, y2 - y1) * scale / 2
+    return clip_box((centre_x - half, centre_y - half, centre_x + half, centre_y + half), width, height)
+
+
+def whole_image_face(image: np.ndarray) -> Face:
+    """The fallback 'face' covering the whole image (no detector, no face found, or pre-cropped)."""
+    height, width = image.shape[:2]
+    return Face(box=(0, 0, width, height), crop_box=(0, 0, width, height), score=0.0)
+
+
+def crop(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    x1, y1, x2, y2 = box
+    return image[y1:y2, x1:x2]

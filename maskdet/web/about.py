@@ -1,0 +1,104 @@
+"""The app's words: the page header, the /predict API description and the About section (the model's
+held-out metrics from models/metrics.json, and the model card)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Optional
+
+import gradio as gr
+
+from maskdet.config import CHECKOUT_DIR, MIN_FACE_SIZE, UNSURE_BAND
+from maskdet.core.faces import DEFAULT_THRESHOLD
+from maskdet.core.prediction import DEFAULT_OPACITY
+from maskdet.web.settings import ON_SPACES
+
+METRICS_FILE = CHECKOUT_DIR / "models" / "metrics.json"
+MODEL_CARD = CHECKOUT_DIR / "models" / "MODEL_CARD.md"
+PAGE_DESCRIPTION = ("Face-mask detection you can check: every face in a photo is boxed as mask or no mask, "
+                    "with a heatmap of what the model looked at.")
+HEADER = (
+    "# 😷 maskdet: who wears a mask?\n"
+    "**Upload, paste or snap a photo, or click an example below: every face is boxed as mask or no mask, "
+    "with a heatmap of what the model looked at.** The Live webcam tab does it on your camera's video as it "
+    "streams, the Video file tab on a whole video.  \n"
+    "Your photo is processed in memory on this server and is not kept: its temporary copy and the "
+    "results are deleted after {minutes} minutes."
+)
+
+
+def api_description(cache_minutes: int) -> str:
+    """What /predict does and what each parameter means, for the API page and its clients."""
+    low, high = UNSURE_BAND
+    return (
+        "Find every face in a photo and say whether it wears a mask. "
+        "Parameters: `image`: the photo (JPEG, PNG, WebP, BMP or GIF; at most 10 MB and 50 megapixels). "
+        f"`threshold`: lowest face-detection score looked at, 0.3-0.95 (default {DEFAULT_THRESHOLD}); "
+        "weaker detections must be found again in a close-up before they count. "
+        f"`opacity`: strength of the heatmaps, 0-1 (default {DEFAULT_OPACITY}). "
+        "`show_cam`: include a Grad-CAM heatmap per face. "
+        "`one_face`: the photo is one cropped face: skip the face search and classify the whole picture. "
+        "`on_photo`: draw each face's heatmap in its box on the photo. "
+        "Returns: the annotated photo, a per-face table, the heatmap tiles, a one-line summary, and a JSON "
+        "object whose `faces` list has, per face, `box` [x1, y1, x2, y2] in the photo's pixels, `label` "
+        "(the classifier's pick, mask or no_mask), `verdict` (mask, no_mask, unsure when the mask "
+        f"probability is within {low}-{high}, or too_small under {MIN_FACE_SIZE} px), `prob_mask` and "
+        "`detection_score`. A photo without faces gives no verdict: `faces` is empty and `headline` says so. "
+        f"Photos and results are deleted from the server after {cache_minutes} minutes."
+    )
+
+
+def about_markdown(metrics_file: Path = METRICS_FILE) -> str:
+    """What the model is and its held-out test metrics, read from models/metrics.json."""
+    try:
+        metrics = json.loads(metrics_file.read_text())
+    except (OSError, ValueError):
+        return "Model metrics are not available (models/metrics.json is missing)."
+    test, info = metrics["test"], metrics["model_info"]
+    recall = test["per_class"]
+    return (
+        f"VGG16-topology classifier (width {info['width']:g}, {info['input_size']} px, weights: "
+        f"{info['weights_origin']}), classes `no_mask` (0) and `mask` (1). "
+        f"{held_out_sources_sentence(metrics.get('held_out_sources'))}"
+        f"On {test['n_images']} held-out test images of its training sources "
+        f"(grouped split, no copies of training photos): accuracy **{test['accuracy']:.1%}**, "
+        f"recall mask {recall['mask']['recall']:.1%} / no mask {recall['no_mask']['recall']:.1%}, "
+        f"ROC AUC {test['roc_auc']:.3f}, calibration error (ECE) {test['ece']:.1%}. "
+        "Faces are found with OpenCV's YuNet detector; heatmaps are Grad-CAM on `block5_conv3`. "
+        f"Data, recipe and known limits: {model_card_link()}."
+    )
+
+
+def held_out_sources_sentence(figures: Optional[dict]) -> str:
+    """The recipe's figure on photo sources the model was not trained on, when metrics.json has it."""
+    if not figures:
+        return ""
+    return (f"On {figures['images']} faces from {figures['sources']} photo sources that its recipe's models "
+            f"were not trained on (held-out-source folds): accuracy **{figures['accuracy']:.1%}**, "
+            f"recall mask {figures['recall_mask']:.1%} / no mask {figures['recall_no_mask']:.1%}, "
+            f"wrong at 90% confidence or more {figures['confident_errors']:.1%}. ")
+
+
+def model_card_link() -> str:
+    """A working link to the model card: on the Space's file page there, else to its copy below."""
+    if ON_SPACES:
+        return (f"[the model card](https://huggingface.co/spaces/{os.environ['SPACE_ID']}"
+                "/blob/main/models/MODEL_CARD.md)")
+    return "[the model card](#model-card) (below)"
+
+
+def model_card_markdown() -> str:
+    try:
+        return MODEL_CARD.read_text()
+    except OSError:
+        return "The model card (models/MODEL_CARD.md) is missing."
+
+
+def build_about() -> None:
+    """The About accordion (metrics and the model card), inside the current Blocks context."""
+    with gr.Accordion("About the model", open=False):
+        gr.Markdown(about_markdown())
+        with gr.Accordion("Model card", open=False, elem_id="model-card"):
+            gr.Markdown(model_card_markdown())

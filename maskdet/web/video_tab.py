@@ -1,0 +1,101 @@
+"""The Video tab's server side: an uploaded video in; the annotated video, a chart, the per-frame
+JSON and CSV and a summary out (maskdet.video.analysis does the work).
+
+The upload limit is the app's (10 MB, so the request guard's body cap holds for videos too); the
+duration and resolution limits are maskdet.video.files.APP_LIMITS. At most VIDEO_JOBS videos are analysed
+at once, in their own concurrency group, so photo requests keep their slots.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import gradio as gr
+from gradio.utils import get_upload_folder
+
+from maskdet.core.predictor import Predictor
+from maskdet.web.serving import checked_settings, uploaded_image, user_facing_errors
+from maskdet.video.files import APP_LIMITS, VideoError
+from maskdet.video.analysis import SAMPLE_FPS, VideoResult, analyse_video
+
+VIDEO_JOBS = 1
+"""Videos analysed at once (each keeps the CPU busy for up to a minute)."""
+VIDEO_WAITING = "Your video's result will appear here."
+VIDEO_HELP = (f"**Video file** ({APP_LIMITS.describe()}). Every face in up to {SAMPLE_FPS:g} frames per "
+              "second is boxed and followed from frame to frame, as in the Live tab; you get the annotated "
+              "video, a chart of masked and unmasked faces over time, and the per-frame results as JSON and CSV.")
+
+
+def result_folder() -> Path:
+    """A new folder in Gradio's upload folder (swept with the other results after 30 minutes)."""
+    folder = Path(get_upload_folder()) / secrets.token_hex(32)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def video_markdown(result: VideoResult) -> str:
+    """The headline in bold, then the notes (e.g. a truncated end) as bullets."""
+    return "\n".join([f"**{result.headline()}**"] + [f"- {note}" for note in result.notes])
+
+
+def video_handler(predictor: Predictor) -> Callable:
+    """The Video tab's function: (video, heatmaps) -> (annotated video, chart, [JSON, CSV], summary)."""
+
+    def analyse_video_file(payload: Any, heatmaps: bool = False, progress: gr.Progress = gr.Progress()):
+        _, _, heatmaps = checked_settings(0.5, 0.5, heatmaps)
+        if not payload:
+            raise gr.Error("Upload a video first (mp4, webm or mov).", print_exception=False)
+        source = uploaded_image(payload)
+        if not isinstance(source, str):
+            raise gr.Error("Upload the video as a file.", print_exception=False)
+        name = _original_name(payload) or Path(source).name
+
+        def report(done: int, total: Optional[int]) -> None:
+            progress((done, total), desc="Analysing frames", unit="frames")
+
+        with user_facing_errors("that video", VideoError, "Could not use that video"):
+            result = analyse_video(predictor, source, result_folder(), heatmaps=heatmaps, progress=report, name=name)
+        for note in result.notes:
+            gr.Warning(note)
+        files = [str(result.json_path), str(result.csv_path)]
+        return str(result.video_path), str(result.chart_path), files, video_markdown(result)
+
+    return analyse_video_file
+
+
+def _original_name(payload: Any) -> Optional[str]:
+    """The uploaded file's own name (for the result files' names), when the browser sent one."""
+    if isinstance(payload, dict):
+        name = payload.get("orig_name")
+        if isinstance(name, str):
+            safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name).strip("._")
+            return safe[:80] or None
+    return None
+
+
+def build_video_tab(predictor: Predictor) -> None:
+    """The Video tab's components and events, inside the current Blocks/Tab context."""
+    gr.Markdown(VIDEO_HELP)
+    with gr.Row(equal_height=False):
+        with gr.Column(min_width=300):
+            video = gr.Video(sources=["upload"], label=f"Video ({APP_LIMITS.describe()})", height=320,
+                             elem_id="video-input")
+            heatmaps = gr.Checkbox(False, label="Heatmaps on the faces (Grad-CAM; slower)")
+            button = gr.Button("Analyse video", variant="primary")
+        with gr.Column(min_width=300):
+            summary = gr.Markdown(VIDEO_WAITING, elem_id="video-summary")
+            annotated = gr.Video(label="Annotated video", interactive=False, elem_id="video-result", height=320)
+            chart = gr.Image(label="Faces over time", type="filepath", interactive=False, elem_id="video-chart")
+            files = gr.File(label="Per-frame results (JSON, CSV)", file_count="multiple", interactive=False,
+                            elem_id="video-files")
+    analyse = video_handler(predictor)  # its name is the api_name of the private upload event
+    outputs = [annotated, chart, files, summary]
+    button.click(analyse, [video, heatmaps], outputs, preprocess=False, concurrency_limit=VIDEO_JOBS,
+                 concurrency_id="video", api_name="video",
+                 api_description=f"Analyse a video file ({APP_LIMITS.describe()}): returns the annotated "
+                                 "video, a chart, the per-frame JSON and CSV, and a summary.")
+    video.upload(analyse, [video, heatmaps], outputs, preprocess=False, concurrency_limit=VIDEO_JOBS,
+                 concurrency_id="video", api_visibility="private")
