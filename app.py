@@ -17,21 +17,23 @@ from PIL import Image as PILImage
 from maskdet.config import MAX_IMAGE_PIXELS
 from maskdet.core.predictor import Predictor
 from maskdet.web import settings
-from maskdet.web.about import HEADER, PAGE_DESCRIPTION, build_about
+from maskdet.web.about import HEADER, PAGE_CSS, PAGE_DESCRIPTION, build_about
 from maskdet.web.guard import request_guard
-from maskdet.web.live_tab import build_live_tab
+from maskdet.web.live_tab import LIVE_CSS, build_live_tab
 from maskdet.web.loglimit import cap_output_lines
-from maskdet.web.photo_tab import CSS, build_photo_tab
-from maskdet.web.serving import install_lean_session_state, install_safe_cache_sweep
+from maskdet.web.photo_tab import PHOTO_CSS, build_photo_tab
+from maskdet.web.serving import install_lean_session_state, install_safe_cache_sweep, install_short_input_errors
 from maskdet.web.startup import load_predictor, startup_mark
-from maskdet.web.video_tab import build_video_tab
+from maskdet.web.video_tab import VIDEO_CSS, build_video_tab
 
+CSS = PAGE_CSS + PHOTO_CSS + LIVE_CSS + VIDEO_CSS
 FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
 
 PILImage.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 """Any PIL decode in this process (Gradio's included) refuses decompression bombs from the header."""
 install_safe_cache_sweep()
 install_lean_session_state()
+install_short_input_errors()
 cap_output_lines()
 startup_mark("imports")
 

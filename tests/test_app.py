@@ -10,6 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from maskdet.render.drawing import VERDICT_COLOURS
+
 from tests.apphelpers import shot
 from tests.conftest import EXAMPLES, REPO_ROOT
 
@@ -17,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 SHIPPED_MODEL = REPO_ROOT / "models" / "maskdet_vgg16.keras"
 SCREENS = {"desktop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
-MODEL_FNS = {"predict", "analyse", "analyse_or_clear"}
+MODEL_FNS = {"predict", "analyse", "analyse_button", "analyse_or_clear", "analyse_kept_photo"}
 """api_name of every event that runs the model (the rest only redraw or fill inputs)."""
 
 
@@ -87,7 +89,7 @@ def test_api_page_describes_predict_and_each_parameter(client):
     assert names == ["image", "threshold", "opacity", "show_cam", "one_face", "on_photo"]
     description = endpoint["description"]
     assert description.startswith("Find every face in a photo")
-    assert all(f"`{name}`" in description for name in names) and "preprocess" not in description
+    assert all(f"{name}:" in description for name in names) and "preprocess" not in description
     assert "verdict" in description and "unsure" in description
 
 
@@ -222,7 +224,7 @@ def test_browser_group_table_pick_a_face_and_clear(screen):
     assert screen.locator("#faces [role=grid]").get_attribute("aria-rowcount") == "6"  # header + 5 faces
     colours = screen.evaluate(VERDICT_CELL_COLOURS)
     assert len(colours) == 5, colours
-    assert set(colours) <= {"rgb(46, 160, 67)", "rgb(215, 48, 39)", "rgb(128, 128, 128)"}, colours  # as the boxes
+    assert set(colours) <= {"rgb{}".format(c) for c in VERDICT_COLOURS.values()}, colours  # as the boxes
     assert screen.locator("#heatmaps img").count() == 5
     small = on_screen_box(screen, "#heatmaps .grid-container img")
     screen.locator("#heatmaps .grid-container img").nth(2).click()
@@ -234,3 +236,227 @@ def test_browser_group_table_pick_a_face_and_clear(screen):
     screen.wait_for_selector("#summary :text('Your result will appear here.')", timeout=30_000)
     assert screen.locator("#result-image img").count() == 0 and screen.locator("#heatmaps").is_hidden()
     assert screen.locator("#faces").is_hidden() and screen.get_by_label("Share").count() == 0
+
+
+# --- issue 21: a page that needs no manual ------------------------------------------------------
+
+README = REPO_ROOT / "README.md"
+
+
+def readme_python_blocks(marker: str) -> list[str]:
+    """The README's ```python blocks that contain `marker`."""
+    return [block for block in re.findall(r"```python\n(.*?)```", README.read_text(), re.S) if marker in block]
+
+
+def test_readme_gradio_client_examples_run_as_written(app_url, tmp_path, capsys):
+    """Both README examples run unchanged (the URL aside) and print what the README says they print,
+    which is also what the page shows for the group example."""
+    import os
+
+    (block,) = readme_python_blocks("gradio_client")
+    assert 'Client("http://127.0.0.1:7860/")' in block
+    os.chdir(REPO_ROOT)
+    exec(compile(block.replace("http://127.0.0.1:7860/", app_url), "README", "exec"), {})  # noqa: S102
+    printed = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("Loaded as API")]
+    documented = re.findall(r"print\(headline\)\s+# (.*)", block)
+    assert printed[0] == documented[0], (printed, documented)  # the README's headline is the app's
+    assert "e.g. " + documented[0] in README.read_text()  # and "Using it" quotes the same one
+    documented_keys = re.findall(r"'(\w+)':", re.search(r"print\(result\[.faces.\]\[0\]\) # (.*)", block).group(1))
+    assert documented_keys and all(f"'{key}':" in printed[1] for key in documented_keys), printed[1]
+    from maskdet.bench.synthvideo import face_frames, write_mp4
+
+    write_mp4(tmp_path / "clip.mp4", face_frames(6, (160, 120)), fps=6)
+    expression = re.search(r"`(client\.predict\(handle_file\(\"clip\.mp4\"\), False,\s*api_name=\"/video\"\))`",
+                           README.read_text()).group(1)
+    from gradio_client import Client, handle_file
+
+    os.chdir(tmp_path)
+    try:
+        client = Client(app_url, verbose=False)  # noqa: F841 - used by the README's expression
+        video, chart, files, summary = eval(re.sub(r"\s+", " ", expression))  # noqa: S307
+    finally:
+        os.chdir(REPO_ROOT)
+    assert summary.startswith("**6 frames analysed") and len(files) == 2
+
+
+def test_api_page_names_and_describes_every_parameter_and_output(client):
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert set(endpoints) == {"/predict", "/video"}
+    assert [p["parameter_name"] for p in endpoints["/video"]["parameters"]] == ["video", "heatmaps"]
+    for name, endpoint in endpoints.items():
+        assert "`" not in endpoint["description"], name  # the API page shows it as plain text
+        for parameter in endpoint["parameters"]:
+            assert not re.match(r"(payload|parameter_\d+)$", parameter["parameter_name"]), (name, parameter)
+            assert parameter["label"] and "FileData" not in parameter["python_type"]["description"], (name, parameter)
+        for output in endpoint["returns"]:
+            assert output["label"] and not re.match(r"value_\d+$", output["label"]), (name, output)
+
+
+def test_the_example_the_model_gets_wrong_says_so(client):
+    from maskdet.web.photo_tab import EXAMPLES, WRONG_EXAMPLE
+
+    *_, details = call_predict(client, EXAMPLES_DIR_FILE(WRONG_EXAMPLE), 0.4, 0.6, False)
+    caption = dict(EXAMPLES)[WRONG_EXAMPLE]
+    assert WRONG_EXAMPLE.endswith("_no_mask.jpg") and len(details["faces"]) == 1
+    assert details["faces"][0]["verdict"] == "mask", "the model now gets it right: change its caption"
+    assert "the model gets it wrong" in caption
+
+
+def EXAMPLES_DIR_FILE(name: str) -> Path:  # noqa: N802 - reads like the folder it names
+    return EXAMPLES / name
+
+
+def composite_photo(path: Path) -> Path:
+    """Ten faces: the group example next to its mirror image."""
+    from PIL import Image
+
+    group = Image.open(EXAMPLES / "group_mixed.jpg").convert("RGB")
+    both = Image.new("RGB", (group.width * 2, group.height))
+    both.paste(group, (0, 0))
+    both.paste(group.transpose(Image.Transpose.FLIP_LEFT_RIGHT), (group.width, 0))
+    both.save(path, quality=90)
+    return path
+
+
+IN_VIEW = """(selector) => [...document.querySelectorAll(selector)].map(el => {
+    const r = el.getBoundingClientRect();
+    return r.width > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight + 1 && r.right <= innerWidth + 1; })"""
+"""For each element matching the selector: whether it lies wholly inside the viewport."""
+
+
+def test_browser_examples_are_a_strip_on_the_first_screen(screen):
+    assert screen.evaluate("window.scrollY") == 0
+    shot(screen, "examples-on-arrival")
+    shown = screen.evaluate(IN_VIEW, "#examples tbody tr")
+    assert len(shown) == 6 and all(shown), shown  # every thumbnail on arrival, without scrolling
+    assert screen.locator("#examples").get_by_text("the model gets it wrong").is_visible()
+
+
+def test_browser_ten_faces_every_heatmap_reachable_captions_whole(screen, tmp_path):
+    screen.set_input_files("#photo input[type=file]", str(composite_photo(tmp_path / "ten.jpg")))
+    expect_result(screen, "10 faces")
+    screen.locator("#heatmaps img").nth(9).wait_for(state="attached", timeout=30_000)
+    inner_scrolls = screen.evaluate("""() => [...document.querySelectorAll('#heatmaps *')]
+        .filter(el => el.scrollHeight > el.clientHeight + 2 && /(auto|scroll)/.test(getComputedStyle(el).overflowY))
+        .map(el => el.className)""")
+    assert inner_scrolls == [], inner_scrolls  # the page scrolls, not a box inside it
+    tiles = screen.locator("#heatmaps .thumbnail-item")
+    assert tiles.count() == 10
+    for index in range(10):  # each tile can be scrolled to and then lies whole in the viewport
+        tiles.nth(index).scroll_into_view_if_needed()
+        assert screen.evaluate(IN_VIEW, "#heatmaps .thumbnail-item")[index], index
+    captions = screen.evaluate("""() => [...document.querySelectorAll('#heatmaps .thumbnail-item')]
+        .map(tile => { const label = tile.querySelector('.caption-label');  // whole: as the tile's full caption
+            return [label.innerText, label.innerText === tile.querySelector('img').alt
+                    && label.scrollWidth <= label.clientWidth + 1]; })""")
+    cut = [(text, whole) for text, whole in captions if not (whole and re.search(r"\d+%|unsure|too small", text))]
+    assert len(captions) == 10 and not cut, cut
+    shot(screen, "ten-faces-heatmaps")
+    screen.locator("#result-image img").first.scroll_into_view_if_needed()
+    photo = screen.locator("#result-image img").first.bounding_box()
+    buttons = screen.locator("#result-image .icon-button-wrapper").first.bounding_box()
+    assert buttons["y"] + buttons["height"] <= photo["y"] + 1, (buttons, photo)  # above the photo, not on it
+    shot(screen, "ten-faces-photo")
+
+
+def test_browser_unreadable_file_one_message_that_stays(screen, tmp_path):
+    bogus = tmp_path / "notes.jpg"
+    bogus.write_text("just some text, not a photo")
+    screen.set_input_files("#photo input[type=file]", str(bogus))
+    screen.wait_for_selector("#summary :text('Could not read that image')", timeout=60_000)
+    screen.wait_for_timeout(2_000)
+    assert screen.locator(".toast-body").count() == 0  # no toast to fade away
+    assert screen.get_by_text("Error", exact=True).count() == 0  # no red error marks
+    assert screen.locator("#photo img").count() == 0  # no broken picture: the upload was removed
+    assert "Could not read that image" in screen.locator("#summary").inner_text()
+    assert screen.locator("#result-image").is_hidden() and screen.locator("#heatmaps").is_hidden()
+    shot(screen, "unreadable-file")
+
+
+@pytest.mark.parametrize("screen", ["desktop"], indirect=True)
+def test_browser_threshold_and_one_face_rerun_without_pressing_and_say_why(screen):
+    screen.locator("#examples").get_by_text("Five faces, two masked").click()
+    expect_result(screen, "5 faces")
+    screen.locator("#settings").get_by_text("Settings", exact=True).first.click()
+    threshold = screen.locator("#settings input[type=range]").first
+    threshold.focus()
+    threshold.press("End")  # 0.95: no face of the group photo scores that high
+    expect_result(screen, "No face at the face-detection threshold 0.95")
+    assert "lower it in Settings" in screen.locator("#summary").inner_text()
+    assert "try a closer" not in screen.locator("#summary").inner_text()  # the photo is not to blame
+    threshold.press("Home")
+    expect_result(screen, "5 faces")
+    screen.get_by_label("This photo is one cropped face: classify the whole picture").check()
+    expect_result(screen, "Whole image as one face")
+    assert len([name for name in screen.sent if name == "analyse_kept_photo"]) >= 3
+    assert screen.sent.count("analyse") == 1 and "analyse_button" not in screen.sent, screen.sent  # no button pressed
+    screen.wait_for_timeout(1_000)
+    assert screen.locator(".toast-body").count() == 0  # what the user asked for is no warning
+    cells = screen.evaluate("[...document.querySelectorAll('#faces tbody td')].map(td => td.textContent.trim())")
+    assert "—" in cells and not any("whole" in cell for cell in cells), cells  # a clean table
+    shot(screen, "one-face-mode")
+
+
+def contrast_failures(page) -> list:
+    """Every visible text on the page whose contrast with its background is under WCAG AA (4.5:1,
+    3:1 for large text), computed from the colours the browser uses."""
+    return page.evaluate("""() => {
+        const parse = c => { const m = c.match(/[\\d.]+/g).map(Number); return m.length > 3 ? m : [...m, 1]; };
+        const lum = ([r, g, b]) => { const f = v => { v /= 255; return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+            return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+        const background = el => { let layers = [];
+            for (let at = el; at; at = at.parentElement) { const s = getComputedStyle(at);
+                if (s.backgroundImage !== 'none' && !s.backgroundImage.startsWith('linear-gradient')) return null;
+                const c = parse(s.backgroundColor); if (c[3] > 0) { layers.push(c); if (c[3] >= 1) break; } }
+            let out = [255, 255, 255];
+            for (const c of layers.reverse()) out = out.map((v, i) => c[i] * c[3] + v * (1 - c[3]));
+            return out; };
+        const bad = [];
+        for (const el of document.querySelectorAll('body *')) {
+            const text = [...el.childNodes].filter(n => n.nodeType === 3).map(n => n.textContent).join('').trim();
+            if (!text) continue;
+            const s = getComputedStyle(el), r = el.getBoundingClientRect();
+            if (s.visibility !== 'visible' || r.width === 0 || r.height === 0 || Number(s.opacity) < 0.1) continue;
+            if (el.closest('[disabled], .hide, [aria-hidden=true]')) continue;
+            const bg = background(el); if (!bg) continue;
+            const fg = parse(s.color); const fgMixed = fg.slice(0, 3).map((v, i) => v * fg[3] + bg[i] * (1 - fg[3]));
+            const [a, b] = [lum(fgMixed), lum(bg)].sort((x, y) => y - x);
+            const ratio = (a + 0.05) / (b + 0.05), size = parseFloat(s.fontSize), bold = Number(s.fontWeight) >= 700;
+            const needed = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+            if (ratio < needed) bad.push([text.slice(0, 40), s.color, bg.map(Math.round).join(','), ratio.toFixed(2)]);
+        }
+        return bad; }""")
+
+
+def test_browser_text_contrast_meets_wcag_aa(screen):
+    screen.locator("#examples").get_by_text("Five faces, two masked").click()
+    expect_result(screen, "5 faces")
+    screen.locator("#settings").get_by_text("Settings", exact=True).first.click()
+    screen.get_by_text("Lower finds more faces").wait_for(state="visible", timeout=10_000)
+    failures = contrast_failures(screen)
+    shot(screen, "contrast")
+    assert failures == [], failures
+
+
+def test_drawn_and_table_verdict_colours_meet_wcag_aa():
+    """The verdict colours the app draws and tables, with the caption colour it uses on each."""
+    from maskdet.render.drawing import VERDICT_COLOURS, caption_text_colour, contrast_ratio
+
+    for verdict, colour in VERDICT_COLOURS.items():
+        assert contrast_ratio(caption_text_colour(colour), colour) >= 4.5, verdict
+
+
+def test_browser_about_says_how_it_was_trained_and_the_card_link_lands_on_a_summary(screen):
+    screen.get_by_text("About the model", exact=True).first.click()
+    about = screen.locator("#about")
+    about.get_by_text("trained from scratch, no ImageNet weights").wait_for(state="visible", timeout=10_000)
+    assert "weights: none" not in about.inner_text()
+    about.get_by_role("link", name="the model card").click()
+    summary = screen.locator("#card-summary")
+    summary.wait_for(state="visible", timeout=10_000)
+    screen.wait_for_timeout(500)
+    assert screen.evaluate(IN_VIEW, "#card-summary") == [True]  # the link lands on the open card's summary
+    text = summary.inner_text()
+    assert text.startswith("In short.") and len(text) < 1200
+    assert all(word in text for word in ("How right:", "Where it fails:", "Licences:", "never trained on"))
+    shot(screen, "about-card")

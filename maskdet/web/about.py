@@ -21,31 +21,42 @@ PAGE_DESCRIPTION = ("Face-mask detection you can check: every face in a photo is
                     "with a heatmap of what the model looked at.")
 HEADER = (
     "# 😷 maskdet: who wears a mask?\n"
-    "**Upload, paste or snap a photo, or click an example below: every face is boxed as mask or no mask, "
+    "**Upload, paste or snap a photo, or click an example under the upload box: every face is boxed as mask or no mask, "
     "with a heatmap of what the model looked at.** The Live webcam tab does it on your camera's video as it "
     "streams, the Video file tab on a whole video.  \n"
     "Your photo is processed in memory on this server and is not kept: its temporary copy and the "
     "results are deleted after {minutes} minutes."
 )
 
+PAGE_CSS = """
+:root { --block-info-text-color: #4b5563; --body-text-color-subdued: #4b5563; --color-accent: #c2410c;
+    --button-primary-background-fill: #c2410c; --button-primary-background-fill-hover: #9a3412; }
+.dark { --block-info-text-color: #c4c4cc; --body-text-color-subdued: #c4c4cc; }
+@media (max-width: 640px) { #intro h1 { font-size: 22px; margin-bottom: 4px; }
+    #intro p { font-size: 14px; line-height: 1.4; } }
+"""
+"""Help text and slider numbers at 4.5:1 or more on their background (Gradio's light grey was 1.9:1);
+a compact header on a phone, so the photo box and the examples fit the first screen."""
+
 
 def api_description(cache_minutes: int) -> str:
-    """What /predict does and what each parameter means, for the API page and its clients."""
+    """What /predict does and what each parameter means, for the API page and its clients (plain
+    text: the API page shows it as written)."""
     low, high = UNSURE_BAND
     return (
         "Find every face in a photo and say whether it wears a mask. "
-        "Parameters: `image`: the photo (JPEG, PNG, WebP, BMP or GIF; at most 10 MB and 50 megapixels). "
-        f"`threshold`: lowest face-detection score looked at, 0.3-0.95 (default {DEFAULT_THRESHOLD}); "
+        "Parameters: image: the photo (JPEG, PNG, WebP, BMP or GIF; at most 10 MB and 50 megapixels). "
+        f"threshold: lowest face-detection score looked at, 0.3-0.95 (default {DEFAULT_THRESHOLD}); "
         "weaker detections must be found again in a close-up before they count. "
-        f"`opacity`: strength of the heatmaps, 0-1 (default {DEFAULT_OPACITY}). "
-        "`show_cam`: include a Grad-CAM heatmap per face. "
-        "`one_face`: the photo is one cropped face: skip the face search and classify the whole picture. "
-        "`on_photo`: draw each face's heatmap in its box on the photo. "
+        f"opacity: strength of the heatmaps, 0-1 (default {DEFAULT_OPACITY}). "
+        "show_cam: include a Grad-CAM heatmap per face. "
+        "one_face: the photo is one cropped face: skip the face search and classify the whole picture. "
+        "on_photo: draw each face's heatmap in its box on the photo. "
         "Returns: the annotated photo, a per-face table, the heatmap tiles, a one-line summary, and a JSON "
-        "object whose `faces` list has, per face, `box` [x1, y1, x2, y2] in the photo's pixels, `label` "
-        "(the classifier's pick, mask or no_mask), `verdict` (mask, no_mask, unsure when the mask "
-        f"probability is within {low}-{high}, or too_small under {MIN_FACE_SIZE} px), `prob_mask` and "
-        "`detection_score`. A photo without faces gives no verdict: `faces` is empty and `headline` says so. "
+        "object whose faces list has, per face, box [x1, y1, x2, y2] in the photo's pixels, label "
+        "(the classifier's pick), verdict (mask, no_mask, unsure when the mask "
+        f"probability is within {low}-{high}, or too_small under {MIN_FACE_SIZE} px), prob_mask and "
+        "detection_score. A photo without faces gives no verdict: faces is empty and headline says so. "
         f"Photos and results are deleted from the server after {cache_minutes} minutes."
     )
 
@@ -59,8 +70,8 @@ def about_markdown(metrics_file: Path = METRICS_FILE) -> str:
     test, info = metrics["test"], metrics["model_info"]
     recall = test["per_class"]
     return (
-        f"VGG16-topology classifier (width {info['width']:g}, {info['input_size']} px, weights: "
-        f"{info['weights_origin']}), classes `no_mask` (0) and `mask` (1). "
+        f"VGG16-topology classifier (width {info['width']:g}, {info['input_size']} px, "
+        f"{weights_words(info['weights_origin'])}), classes {classes_words(info)}. "
         f"{held_out_sources_sentence(metrics.get('held_out_sources'))}"
         f"On {test['n_images']} held-out test images of its training sources "
         f"(grouped split, no copies of training photos): accuracy **{test['accuracy']:.1%}**, "
@@ -69,6 +80,16 @@ def about_markdown(metrics_file: Path = METRICS_FILE) -> str:
         "Faces are found with OpenCV's YuNet detector; heatmaps are Grad-CAM on `block5_conv3`. "
         f"Data, recipe and known limits: {model_card_link()}."
     )
+
+
+def weights_words(origin: str) -> str:
+    """Where the weights started, in words ("none" read as if the model had no weights)."""
+    return "trained from scratch, no ImageNet weights" if origin == "none" else f"started from {origin} weights"
+
+
+def classes_words(info: dict) -> str:
+    names = info.get("class_names", ["no_mask", "mask"])
+    return ", ".join(f"`{name}` ({index})" for index, name in enumerate(names))
 
 
 def held_out_sources_sentence(figures: Optional[dict]) -> str:
@@ -86,7 +107,7 @@ def model_card_link() -> str:
     if ON_SPACES:
         return (f"[the model card](https://huggingface.co/spaces/{os.environ['SPACE_ID']}"
                 "/blob/main/models/MODEL_CARD.md)")
-    return "[the model card](#model-card) (below)"
+    return "[the model card](#model-card) (below, open)"
 
 
 def model_card_markdown() -> str:
@@ -96,9 +117,34 @@ def model_card_markdown() -> str:
         return "The model card (models/MODEL_CARD.md) is missing."
 
 
+CARD_SUMMARY = (
+    "**In short.** A small VGG16-style network, trained from scratch, that says whether a face found "
+    "by OpenCV's YuNet detector wears a mask. **How right:** {held_out} "
+    "**Where it fails:** things held in front of the face (a camera, a hand) can read as a mask, "
+    "sunglasses and tiny greyscale faces as well; it does not check how a mask is worn; a face the "
+    "detector misses gets no verdict. **Licences:** one training source is MIT, the other ten are "
+    "research-only or unlicensed, so the model is for research and demonstration. The full card "
+    "follows."
+)
+"""The model card's opening: what it is, how right it is on unseen photos, where it fails, licences."""
+
+
+def card_summary(metrics_file: Path = METRICS_FILE) -> str:
+    try:
+        figures = json.loads(metrics_file.read_text()).get("held_out_sources")
+    except (OSError, ValueError):
+        figures = None
+    held_out = (f"{figures['accuracy']:.1%} of {figures['images']:,} faces right on photo sources it "
+                f"was never trained on; wrong with 90%+ confidence on {figures['confident_errors']:.1%}."
+                if figures else "see the results below.")
+    return CARD_SUMMARY.format(held_out=held_out)
+
+
 def build_about() -> None:
-    """The About accordion (metrics and the model card), inside the current Blocks context."""
-    with gr.Accordion("About the model", open=False):
+    """The About accordion (metrics and the model card), inside the current Blocks context. The card
+    is open inside it, so the link "(below)" lands on its text, which starts with a short summary."""
+    with gr.Accordion("About the model", open=False, elem_id="about"):
         gr.Markdown(about_markdown())
-        with gr.Accordion("Model card", open=False, elem_id="model-card"):
+        with gr.Accordion("Model card", open=True, elem_id="model-card"):
+            gr.Markdown(card_summary(), elem_id="card-summary")
             gr.Markdown(model_card_markdown())
