@@ -11,7 +11,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from maskdet.render.drawing import VERDICT_COLOURS
+from maskdet.render.drawing import VERDICT_COLOURS, caption_text_colour
 from maskdet.core.prediction import VERDICT_TEXT, Prediction
 
 DISPLAY_MAX_SIDE = 1280
