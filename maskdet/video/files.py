@@ -29,6 +29,10 @@ _MOV_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
 _MATROSKA_MAGIC = b"\x1a\x45\xdf\xa3"
 DECODE_FPS_CAP = 60
 """At most max_seconds x this many frames are decoded, whatever the header says."""
+PIXEL_SLACK = 64
+"""FFmpeg's decoders are told the most pixels a frame may have (max_pixels): the limit's sides plus
+this many (coded sizes are padded to whole macroblocks), so a larger frame is refused before its
+buffers are allocated, wherever it appears, sampled or not; the exact limit is checked per frame."""
 OUTPUT_OPTIONS = {"preset": "superfast", "crf": "23", "threads": "1"}
 """libx264 settings: 3.5 ms per 640x480 frame on one core (veryfast: 4.7 ms, half the file size).
 One thread: the classifier already keeps both cores busy, and frame threads only add buffering."""
@@ -130,14 +134,19 @@ def open_video(path: Union[str, Path], limits: VideoLimits = APP_LIMITS
     """(container, video stream, info) of a checked video file; raises VideoError."""
     path = Path(path)
     fmt = _check_file(path, limits)
+    decoder = {"max_pixels": str(max_pixels(limits))}
     try:
-        container = av.open(str(path), format=fmt, metadata_errors="ignore")
+        try:  # FFmpeg decodes a frame or two to learn the streams: never a larger one than allowed
+            container = av.open(str(path), format=fmt, metadata_errors="ignore", stream_options=[decoder] * 16)
+        except ValueError:  # no stream known before probing, so no per-stream options (nothing to protect)
+            container = av.open(str(path), format=fmt, metadata_errors="ignore")
     except (av.error.FFmpegError, UnicodeDecodeError) as err:
         raise VideoError(f"the video could not be opened: it is damaged or truncated ({_reason(err)})") from None
     try:
         if not container.streams.video:
             raise VideoError("the file has no video track (is it audio only?)")
         stream = container.streams.video[0]
+        stream.codec_context.options = dict(decoder)
         info = _info(container, stream, fmt)
         if info.codec not in VIDEO_CODECS:
             raise VideoError(f"its video codec ({info.codec}) is not supported: use H.264, HEVC, VP8, VP9 or AV1")
@@ -149,6 +158,11 @@ def open_video(path: Union[str, Path], limits: VideoLimits = APP_LIMITS
         yield container, stream, info
     finally:
         container.close()
+
+
+def max_pixels(limits: VideoLimits) -> int:
+    """The most pixels FFmpeg may allocate for one decoded frame under `limits` (see PIXEL_SLACK)."""
+    return (limits.max_long_side + PIXEL_SLACK) * (limits.max_short_side + PIXEL_SLACK)
 
 
 def probe(path: Union[str, Path], limits: VideoLimits = APP_LIMITS) -> VideoInfo:
@@ -213,13 +227,14 @@ class FrameReader:
                 if time_s > self.limits.max_seconds + 0.5:
                     self.notes.append(f"only the first {self.limits.max_seconds:g} s were analysed")
                     return
+                _check_size(frame.width, frame.height, self.limits)  # every decoded frame, sampled or not
                 if time_s + step * 0.25 < next_time:
                     continue
                 next_time = max(next_time + step, time_s + step * 0.5)
-                _check_size(frame.width, frame.height, self.limits)
                 yield Frame(decoded - 1, time_s, _upright(frame))
                 sent += 1
         except av.error.FFmpegError as err:
+            _check_size(stream.codec_context.width, stream.codec_context.height, self.limits)  # max_pixels?
             if not sent:
                 raise VideoError("no frame could be decoded: the video is damaged or truncated "
                                  f"({_reason(err)})") from None

@@ -4,7 +4,9 @@ of a multipart (upload) request, and the bytes all uploads keep on disk.
 Gradio checks the size of each uploaded file, but it reads a JSON body of any size into memory (a
 60 MB data URL was processed), accepts 1,000 files in one upload request, and lets uploads pile up
 on disk until its delete_cache sweep runs. After large bodies it also hands freed memory back to
-the OS. Install it with `launch(app_kwargs=request_guard(...))`.
+the OS (release_memory does the same for work that ends outside a request, e.g. a video job), and it
+adds security headers (SECURITY_HEADERS) to every answer. Install it with
+`launch(app_kwargs=request_guard(...))`.
 """
 
 from __future__ import annotations
@@ -50,6 +52,17 @@ TRIM_DELAY_S = 2.0
 the request has usually been processed). glibc keeps freed multi-megabyte buffers for reuse in each
 thread's arena: without it, RSS climbed by ~550 MB over 100 requests with 8 MB data URLs, all free
 memory that the process kept; with it, RSS returns to within a few tens of MB of where it began."""
+FRAME_ANCESTORS = "'self' https://huggingface.co https://*.hf.space"
+"""Pages that may embed the app: itself and Hugging Face Spaces (huggingface.co/spaces/... embeds the
+app's *.hf.space address in an iframe); no other site can frame it (clickjacking)."""
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "content-security-policy": f"frame-ancestors {FRAME_ANCESTORS}; object-src 'none'; base-uri 'self'",
+    "referrer-policy": "strict-origin-when-cross-origin",
+}
+"""Added to every HTTP answer that does not set them itself: no MIME sniffing of served files (an
+upload is never run as a script or page), framing only by the app and Spaces, no plugins, no <base>
+rewriting, and no full URL (with its query) sent to other sites."""
 
 
 class RequestRefused(HTTPException, MultiPartException):
@@ -121,11 +134,22 @@ class MemoryTrimmer:
 
     def _run(self) -> None:
         self._pending = False
-        asyncio.get_running_loop().run_in_executor(None, self._collect_and_trim)
+        asyncio.get_running_loop().run_in_executor(None, self.collect_and_trim)
 
-    def _collect_and_trim(self) -> None:
+    def collect_and_trim(self) -> None:
+        """Now, in the calling thread: collect cycles, then hand free heap memory back to the OS."""
         gc.collect()  # refused requests leave cycles (exception -> traceback -> frame -> the bytes)
-        self._trim(0)
+        if self._trim is not None:
+            self._trim(0)
+
+
+_TRIMMER = MemoryTrimmer()
+
+
+def release_memory() -> None:
+    """gc.collect() and malloc_trim(0) now, from any thread: after work that freed much memory
+    outside a large request (a video job frees hundreds of MB of frames, which glibc would keep)."""
+    _TRIMMER.collect_and_trim()
 
 
 class RequestGuard:
@@ -143,6 +167,7 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        send = _with_security_headers(send)
         headers = Headers(scope=scope)
         declared = _content_length(headers)
         if declared is not None and declared > self.max_body:
@@ -222,6 +247,21 @@ async def _drain(receive: Receive, declared: int) -> None:
     while more:
         message = await receive()
         more = message["type"] == "http.request" and message.get("more_body", False)
+
+
+def _with_security_headers(send: Send) -> Send:
+    """`send`, adding SECURITY_HEADERS to the response start where the app did not set them."""
+
+    async def secured(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            raw = list(message.get("headers", []))
+            present = {key.lower() for key, _ in raw}
+            raw += [(key.encode(), value.encode()) for key, value in SECURITY_HEADERS.items()
+                    if key.encode() not in present]
+            message = {**message, "headers": raw}
+        await send(message)
+
+    return secured
 
 
 async def _answer(send: Send, status: int, text: str, headers: Optional[dict[str, str]] = None) -> None:
