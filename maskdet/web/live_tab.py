@@ -8,8 +8,11 @@ than the camera drops stale frames and never works through a queue of old ones: 
 one frame's round trip (tests/test_live_app.py checks it with a deliberately slow server;
 `python -m maskdet bench` measures it: in one run on the loaded 2-core machine the browser posted
 25 frames a second and about half were answered, the others replaced before they were taken).
-A stream ends after LIVE_SECONDS (time_limit), and at most LIVE_STREAMS streams run at once (their
-own concurrency group), so one viewer cannot hold the server and photo requests keep their slots.
+A stream ends after LIVE_SECONDS (time_limit), or STREAM_IDLE_S after its last frame; at most
+LIVE_STREAMS streams run at once (their own concurrency group) and LIVE_WAITING more wait, one per
+session, so neither one viewer nor a flood of joins can hold the server: photo requests keep their
+slots and their queue places. A bad frame (empty, of the wrong form, too large, undecodable) is
+skipped with a message, and the stream and the session go on.
 
 The annotated frame goes back inline as a JPEG data URL (send_inline), not as a file in Gradio's cache:
 no file per frame on disk, and no second request per frame.
@@ -18,17 +21,20 @@ no file per frame on disk, and no second request per frame.
 from __future__ import annotations
 
 import base64
+import io
+import os
 import traceback
 from typing import Any, Callable, Optional
 
 import gradio as gr
 import numpy as np
 from gradio.data_classes import Base64ImageData, ImageData
+from PIL import Image, UnidentifiedImageError
 
-from maskdet.core.images import ImageError
+from maskdet.core.images import DECODED_FORMATS, ImageError
 from maskdet.core.predictor import Predictor
 from maskdet.video.engine import LiveSession, jpeg_bytes, process_frame
-from maskdet.web.serving import checked_settings, uploaded_image
+from maskdet.web.serving import checked_settings, limit_queue_group, refused_input, skips_bad_inputs, uploaded_image
 
 STREAM_EVERY = 0.03
 """Seconds between the frames the browser posts (at most ~33 per second); frames the server has no
@@ -37,23 +43,37 @@ LIVE_SECONDS = 60
 """Each stream stops after this many seconds (press record again to go on)."""
 LIVE_STREAMS = 1
 """Streams served at once on a 2-core machine; further viewers wait in the queue."""
+LIVE_WAITING = 2
+"""Viewers who may wait for the stream slot; more are told "busy" at once (maskdet.web.serving.limit_queue_group),
+so live joins take at most this many of the queue's places. One stream per session."""
+LIVE_BUSY = "The live view is busy (one stream at a time, two waiting); try again in a minute."
+FRAME_MAX_PIXELS = 3840 * 2160
+"""A streamed frame larger than 4K (from its header, before decoding) is refused."""
 FRAME_MAX_BYTES = 2 * 1024 * 1024
 """A streamed frame larger than this is refused (a 1920x1080 webcam JPEG is about 300 kB)."""
 WAITING = "Press the record button under the camera to start; frames are analysed as they arrive."
 
 
+_INLINE = "_maskdet_inline"
+
+
 def send_inline(image: gr.Image) -> gr.Image:
-    """Make an output image send data URLs (what `frame` returns) inline to the browser, which shows
-    them like any image. (An instance attribute, not a subclass: Gradio writes a .pyi file next to
-    the module of every Component subclass it sees.)"""
-    original = image.postprocess
+    """Make image outputs send data URLs (what `frame` returns) inline to the browser, which shows
+    them like any image; other values are Gradio's as before (the app's outputs are file paths or
+    arrays, never data URLs). Installed on gr.Image itself, once: a gr.skip() output makes Gradio
+    replace the component in the session's state with a fresh gr.Image, which lost an instance-level
+    change, so every later frame of that session failed ("File name too long"). (Not a subclass:
+    Gradio writes a .pyi file next to the module of every Component subclass it sees.)"""
+    if not getattr(gr.Image.postprocess, _INLINE, False):
+        original = gr.Image.postprocess
 
-    def postprocess(value: Any) -> Optional[ImageData | Base64ImageData]:
-        if isinstance(value, str) and value.startswith("data:image/"):
-            return Base64ImageData(url=value)
-        return original(value)
+        def postprocess(self: gr.Image, value: Any) -> Optional[ImageData | Base64ImageData]:
+            if isinstance(value, str) and value.startswith("data:image/"):
+                return Base64ImageData(url=value)
+            return original(self, value)
 
-    image.postprocess = postprocess  # type: ignore[method-assign]
+        setattr(postprocess, _INLINE, True)
+        gr.Image.postprocess = postprocess  # type: ignore[method-assign]
     return image
 
 
@@ -63,11 +83,29 @@ def data_url(image: np.ndarray) -> str:
 
 
 def frame_source(payload: Any) -> Optional[bytes | str]:
-    """The streamed frame as sent by the browser (a JPEG data URL, or an upload), at most
-    FRAME_MAX_BYTES; None for no frame."""
+    """The streamed frame as sent by the browser (a JPEG data URL, or an upload), checked however it
+    came (check_frame); None for no frame. Raises gr.Error or ImageError."""
     if isinstance(payload, str) and payload.startswith("data:"):
         payload = {"url": payload}
-    return uploaded_image(payload, max_bytes=FRAME_MAX_BYTES)
+    source = uploaded_image(payload, max_bytes=FRAME_MAX_BYTES)
+    if source is not None:
+        check_frame(source)
+    return source
+
+
+def check_frame(source: bytes | str) -> None:
+    """Refuse a frame over FRAME_MAX_BYTES or FRAME_MAX_PIXELS before it is decoded: a data URL was
+    limited to 2 MB, but a 2.6 MB, 7000x7000 upload named by its path was decoded (1.3 s a frame)."""
+    size = len(source) if isinstance(source, bytes) else os.stat(source).st_size
+    if size > FRAME_MAX_BYTES:
+        raise ImageError(f"the frame is {size / 2**20:.1f} MB; the limit is {FRAME_MAX_BYTES / 2**20:g} MB")
+    try:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source, formats=DECODED_FORMATS) as image:
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return  # not an image: maskdet.core.images says so when it reads it
+    if width * height > FRAME_MAX_PIXELS:
+        raise ImageError(f"the frame is {width}x{height} pixels; the limit is 3840x2160 (4K)")
 
 
 def frame_handler(predictor: Predictor) -> Callable:
@@ -77,7 +115,13 @@ def frame_handler(predictor: Predictor) -> Callable:
     def frame(payload: Any, heatmaps: bool, opacity: float, session: Optional[LiveSession]):
         _, opacity, heatmaps = checked_settings(0.5, opacity, heatmaps)
         session = session if isinstance(session, LiveSession) else LiveSession()
-        source = frame_source(payload)
+        refused = refused_input()  # a frame of the wrong form reaches here as None
+        if refused:
+            return gr.skip(), f"Could not read that frame: {refused}", session
+        try:
+            source = frame_source(payload)
+        except (gr.Error, ImageError) as err:
+            return gr.skip(), f"Could not read that frame: {_reason(err)}", session
         if source is None:
             return gr.skip(), WAITING, session
         try:
@@ -89,7 +133,12 @@ def frame_handler(predictor: Predictor) -> Callable:
             return gr.skip(), "Something went wrong analysing that frame; the error was logged.", session
         return data_url(picture), readout.markdown(), session
 
-    return frame
+    return skips_bad_inputs(frame)
+
+
+def _reason(err: Exception) -> str:
+    """An error's message without the "Could not read that image: " of the photo tab's answers."""
+    return str(getattr(err, "message", None) or err).removeprefix("Could not read that image: ")
 
 
 LIVE_HELP = ("**Live webcam.** Allow the camera, then press the record button: each frame is analysed as it "
@@ -112,6 +161,7 @@ def build_live_tab(predictor: Predictor) -> None:
             shown = send_inline(gr.Image(label="Live result", show_label=False, interactive=False, height=360,
                                          elem_id="live-result", buttons=["fullscreen"]))
     session = gr.State(None)
+    limit_queue_group("live", waiting=LIVE_WAITING, per_session=1, message=LIVE_BUSY)
     camera.stream(frame_handler(predictor), [camera, heatmaps, opacity, session], [shown, readout, session],
                   stream_every=STREAM_EVERY, time_limit=LIVE_SECONDS, concurrency_limit=LIVE_STREAMS,
                   concurrency_id="live", preprocess=False, show_progress="hidden", api_visibility="private")
