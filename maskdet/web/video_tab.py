@@ -3,13 +3,16 @@ JSON and CSV and a summary out (maskdet.video.analysis does the work).
 
 The upload limit is the app's (10 MB, so the request guard's body cap holds for videos too); the
 duration and resolution limits are maskdet.video.files.APP_LIMITS. At most VIDEO_JOBS videos are analysed
-at once, in their own concurrency group, so photo requests keep their slots.
+at once, in their own concurrency group, so photo requests keep their slots, and at most VIDEO_QUEUE
+wait (maskdet.web.serving.limit_queue_group). A job that fails leaves no file behind, and the memory it
+freed goes back to the OS (maskdet.web.guard.release_memory).
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+import shutil
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -17,12 +20,17 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 
 from maskdet.core.predictor import Predictor
-from maskdet.web.serving import checked_settings, uploaded_image, user_facing_errors
+from maskdet.web.guard import release_memory
+from maskdet.web.serving import checked_settings, limit_queue_group, uploaded_image, user_facing_errors
 from maskdet.video.files import APP_LIMITS, VideoError
 from maskdet.video.analysis import SAMPLE_FPS, VideoResult, analyse_video
 
 VIDEO_JOBS = 1
 """Videos analysed at once (each keeps the CPU busy for up to a minute)."""
+VIDEO_QUEUE = 4
+"""Videos that may wait for the slot (two per session); more are told "busy" at once, so videos
+take at most this many of the queue's places."""
+VIDEO_BUSY = "The video queue is full (one video analysed at a time, four waiting); try again in a few minutes."
 VIDEO_WAITING = "Your video's result will appear here."
 VIDEO_HELP = (f"**Video file** ({APP_LIMITS.describe()}). Every face in up to {SAMPLE_FPS:g} frames per "
               "second is boxed and followed from frame to frame, as in the Live tab; you get the annotated "
@@ -56,8 +64,15 @@ def video_handler(predictor: Predictor) -> Callable:
         def report(done: int, total: Optional[int]) -> None:
             progress((done, total), desc="Analysing frames", unit="frames")
 
-        with user_facing_errors("that video", VideoError, "Could not use that video"):
-            result = analyse_video(predictor, source, result_folder(), heatmaps=heatmaps, progress=report, name=name)
+        folder = result_folder()
+        try:
+            with user_facing_errors("that video", VideoError, "Could not use that video"):
+                result = analyse_video(predictor, source, folder, heatmaps=heatmaps, progress=report, name=name)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)  # a partial video: nothing would ever delete it
+            raise
+        finally:
+            release_memory()  # the job freed hundreds of MB of frames: back to the OS, not kept by glibc
         for note in result.notes:
             gr.Warning(note)
         files = [str(result.json_path), str(result.csv_path)]
@@ -91,6 +106,7 @@ def build_video_tab(predictor: Predictor) -> None:
             chart = gr.Image(label="Faces over time", type="filepath", interactive=False, elem_id="video-chart")
             files = gr.File(label="Per-frame results (JSON, CSV)", file_count="multiple", interactive=False,
                             elem_id="video-files")
+    limit_queue_group("video", waiting=VIDEO_QUEUE, per_session=2, message=VIDEO_BUSY)
     analyse = video_handler(predictor)  # its name is the api_name of the private upload event
     outputs = [annotated, chart, files, summary]
     button.click(analyse, [video, heatmaps], outputs, preprocess=False, concurrency_limit=VIDEO_JOBS,
