@@ -43,6 +43,11 @@ MASK_HALF: list[Point] = [(0.0, 0.27), (0.45, 0.30), (0.92, 0.40), (1.02, 0.60),
                           (0.80, 1.28), (0.45, 1.52), (0.0, 1.62)]
 
 
+UNDER_NOSE_DROP = 0.38
+"""How far the under-the-nose example's mask is lowered (face units): its top edge ends below the
+nose tip (v about 0.47) and above the mouth (v about 0.87)."""
+
+
 def chaikin(points: np.ndarray, iterations: int = 3) -> np.ndarray:
     """Smooth a closed polygon by Chaikin corner cutting."""
     for _ in range(iterations):
@@ -65,14 +70,17 @@ def to_image(uv: np.ndarray, frame: tuple[np.ndarray, np.ndarray, np.ndarray]) -
     return origin + uv[:, :1] * ex + uv[:, 1:] * ey
 
 
-def draw_mask(image: np.ndarray, landmarks: dict[str, Point], style: str = "surgical") -> np.ndarray:
+def draw_mask(image: np.ndarray, landmarks: dict[str, Point], style: str = "surgical", drop: float = 0.0) -> np.ndarray:
     """Return a copy of an RGB image with a synthetic face mask over nose, mouth and chin.
 
     style "surgical": light-blue pleated mask with white ear loops;
     style "cloth": black fabric mask with a centre seam and black ear loops.
+    `drop` lowers the whole mask by that many face units: 0.35 leaves the nose uncovered (a mask
+    worn under the nose).
     """
     h, w = image.shape[:2]
-    frame = face_frame(landmarks)
+    origin, ex, ey = face_frame(landmarks)
+    frame = (origin + drop * ey, ex, ey)
     half = np.array(MASK_HALF)
     outline = np.concatenate([half, half[::-1][1:-1] * [-1, 1]])
     poly = to_image(chaikin(outline), frame)
@@ -166,6 +174,7 @@ def main() -> None:
         "astronaut_no_mask.jpg": astronaut,
         "astronaut_mask.jpg": surgical,
         "astronaut_black_mask.jpg": cloth,
+        "astronaut_mask_under_nose.jpg": draw_mask(astronaut, ASTRONAUT_LANDMARKS, "surgical", drop=UNDER_NOSE_DROP),
         "group_mixed.jpg": group_image(astronaut, surgical, cloth, camera),
         "cameraman_no_mask.jpg": camera,
         "cat_no_face.jpg": data.chelsea(),

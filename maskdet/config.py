@@ -11,13 +11,19 @@ CHECKOUT_DIR = PACKAGE_DIR.parent
 need it; an installed package finds its model inside itself (see maskdet.core.predictor)."""
 MODEL_FILE_NAME = "maskdet_vgg16.keras"
 
-CLASS_NAMES: tuple[str, ...] = ("no_mask", "mask")
-"""Output index -> label. Index 0 is "no_mask", index 1 is "mask"; never derived from folders."""
+CLASS_NAMES: tuple[str, ...] = ("no_mask", "mask", "worn_wrong")
+"""Output index -> label of the three-way head: 0 "no_mask", 1 "mask" (worn right: nose and mouth
+covered), 2 "worn_wrong" (a mask on the face leaving the nose, or nose and mouth, uncovered). Never
+derived from folders. Models saved before the third class have the first two only."""
 
-CLASS_FOLDERS: dict[str, int] = {"without_mask": 0, "with_mask": 1}
+CLASS_FOLDERS: dict[str, int] = {"without_mask": 0, "with_mask": 1, "incorrect_mask": 2}
 """Dataset sub-folder -> class index."""
 
+REQUIRED_FOLDERS: tuple[str, ...] = ("without_mask", "with_mask")
+"""The classes a dataset must have to train; `incorrect_mask/` is optional (composites stand in)."""
+
 MASK_INDEX = CLASS_NAMES.index("mask")
+WORN_WRONG_INDEX = CLASS_NAMES.index("worn_wrong")
 
 DEFAULT_INPUT_SIZE = 224
 LAST_CONV_LAYER = "block5_conv3"

@@ -55,7 +55,7 @@ def test_boxes_are_drawn_in_their_verdict_colour():
     labels = [Label((100, 100, 200, 200), VERDICT_COLOURS["unsure"], "unsure", 1),
               Label((300, 100, 400, 200), VERDICT_COLOURS["mask"], "mask 97%", 2)]
     drawn = draw_labels(np.zeros((480, 640, 3), np.uint8), labels)
-    assert tuple(drawn[150, 100]) == VERDICT_COLOURS["unsure"] == (128, 128, 128)
+    assert tuple(drawn[150, 100]) == VERDICT_COLOURS["unsure"] == (108, 108, 108)  # grey at 4.5:1 under white text
     assert tuple(drawn[150, 300]) == VERDICT_COLOURS["mask"]
     assert tuple(drawn[150, 150]) == (0, 0, 0)  # the face itself is left alone
 
@@ -97,3 +97,25 @@ def test_heatmaps_fill_their_own_regions_on_the_photo():
 def test_caption_box_grows_with_text():
     assert caption_box("mask 97%", 20)[0] < caption_box("1 no mask 97%", 20)[0]
     assert caption_box("mask", 40)[1] > caption_box("mask", 20)[1]
+
+
+def test_every_verdict_caption_reads_at_wcag_aa_contrast():
+    from maskdet.render.drawing import VERDICT_COLOURS, caption_text_colour, contrast_ratio
+
+    assert set(VERDICT_COLOURS) >= {"mask", "worn_wrong", "no_mask", "unsure", "too_small"}
+    for verdict, colour in VERDICT_COLOURS.items():
+        assert contrast_ratio(caption_text_colour(colour), colour) >= 4.5, verdict
+
+
+def test_worn_wrong_face_is_drawn_amber_with_dark_caption():
+    from maskdet.core.prediction import FaceResult, Prediction
+    from maskdet.render.drawing import VERDICT_COLOURS
+
+    image = np.full((200, 200, 3), 255, np.uint8)
+    face = FaceResult((50, 40, 150, 140), (30, 20, 170, 160), "worn_wrong", 0.05, 0.9,
+                      image[20:160, 30:170], prob_worn_wrong=0.9)
+    assert face.verdict == "worn_wrong" and face.caption() == "worn wrong 90%"
+    drawn = Prediction(image, [face], False, 1, [], {}).annotated()
+    assert tuple(drawn[40, 100]) == VERDICT_COLOURS["worn_wrong"]  # the box's top edge
+    caption = drawn[141:170, 50:150].reshape(-1, 3)
+    assert (caption.sum(axis=1) < 60).any()  # dark text on the amber caption

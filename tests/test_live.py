@@ -51,9 +51,10 @@ def test_no_face_no_verdict(predictor):
 
 
 def test_readout_text():
-    assert Readout(12.34, 2, 1, 1, 0, 0).markdown() == "**12.3 fps** · 2 faces now: 1 with mask, 1 without"
-    assert Readout(5, 3, 1, 0, 1, 1).markdown() == ("**5.0 fps** · 3 faces now: 1 with mask, 0 without "
-                                                   "(1 unsure, 1 too small)")
+    assert Readout(12.34, ("mask", "no_mask")).markdown() == "**12.3 fps** · 2 faces now: 1 with mask, 1 without"
+    assert Readout(5, ("mask", "unsure", "too_small")).markdown() == (
+        "**5.0 fps** · 3 faces now: 1 with mask, 0 without, 1 unsure, 1 too small to judge")
+    assert Readout(5, ("worn_wrong", "no_mask")).markdown() == "**5.0 fps** · 2 faces now: 0 with mask, 1 worn wrong, 1 without"
 
 
 def test_frame_source_reads_data_urls_and_refuses_others(tmp_path):

@@ -7,21 +7,35 @@ import pytest
 from maskdet.config import CLASS_NAMES, LAST_CONV_LAYER, LOGITS_LAYER
 from maskdet.core.model import (
     ModelFileError, WeightsUnavailableError, build_model, load_model, model_info, save_model,
-    set_temperature,
+    set_temperature, transfer_weights,
 )
 from tests.conftest import TINY_SIZE, TINY_WIDTH
 
 
 def test_label_order_is_explicit():
-    assert CLASS_NAMES == ("no_mask", "mask")
+    assert CLASS_NAMES == ("no_mask", "mask", "worn_wrong")
 
 
 def test_graph_is_flat_with_reachable_conv_and_logits(tiny_model):
     assert not any(isinstance(layer, keras.Model) for layer in tiny_model.layers)
     assert tiny_model.get_layer(LAST_CONV_LAYER).filters == round(512 * TINY_WIDTH)
-    assert tiny_model.get_layer(LOGITS_LAYER).units == 2
+    assert tiny_model.get_layer(LOGITS_LAYER).units == 3
     probs = tiny_model.predict(np.zeros((1, TINY_SIZE, TINY_SIZE, 3)), verbose=0)
-    assert probs.shape == (1, 2) and np.isclose(probs.sum(), 1.0)
+    assert probs.shape == (1, 3) and np.isclose(probs.sum(), 1.0)
+    assert model_info(tiny_model).class_names == CLASS_NAMES
+
+
+def test_a_two_class_model_starts_a_three_class_one_where_it_left_off():
+    old = build_model(TINY_SIZE, TINY_WIDTH, class_names=CLASS_NAMES[:2])
+    new = build_model(TINY_SIZE, TINY_WIDTH)
+    transfer_weights(old, new)
+    images = np.random.default_rng(1).uniform(0, 255, (4, TINY_SIZE, TINY_SIZE, 3)).astype("float32")
+    before, after = old.predict(images, verbose=0), new.predict(images, verbose=0)
+    assert model_info(old).class_names == ("no_mask", "mask")
+    assert np.array_equal(before.argmax(axis=1), after[:, :2].argmax(axis=1))  # same ranking of the old classes
+    assert (after[:, 2] < after[:, :2].max(axis=1)).all()  # the new class starts rarely picked
+    with pytest.raises(ValueError):
+        transfer_weights(new, build_model(TINY_SIZE, TINY_WIDTH, class_names=CLASS_NAMES[:2]))
 
 
 def test_preprocessing_matches_keras_vgg16(tiny_model):

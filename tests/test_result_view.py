@@ -1,6 +1,7 @@
 import numpy as np
 
 from maskdet.core.prediction import FaceResult, Prediction
+from maskdet.render.drawing import VERDICT_COLOURS
 from maskdet.web.result_view import View, face_rows, face_table, summary_markdown
 from maskdet.web.session_store import KeptResults
 
@@ -19,7 +20,7 @@ def test_table_rows_number_verdict_confidence_and_score():
                     [3, "no mask", "98% no mask", "0.90"]]
     assert face_rows(prediction((0.9,), whole=True))[0][3] == "whole image"
     styled = face_table(prediction()).to_html()
-    assert "rgb(46, 160, 67)" in styled and "rgb(128, 128, 128)" in styled and "rgb(215, 48, 39)" in styled
+    assert all("rgb{}".format(VERDICT_COLOURS[v]) in styled for v in ("mask", "unsure", "no_mask"))
     assert face_table(None).data.empty
 
 

@@ -28,7 +28,8 @@ def test_training_writes_every_artifact(trained_run):
     metrics = json.loads((trained_run / "metrics.json").read_text())
     assert metrics["test"]["split"] == "test" and metrics["epochs_run"] == 2
     assert metrics["test"]["n_images"] == metrics["data"]["test"]["mask"] + metrics["data"]["test"]["no_mask"]
-    assert set(metrics["test"]["per_class"]) == {"no_mask", "mask"}
+    assert set(metrics["test"]["per_class"]) == {"no_mask", "mask", "worn_wrong"}
+    assert metrics["test"]["per_class"]["worn_wrong"]["support"] == 0
     assert model_info(load_model(trained_run / "model.keras")).input_size == TINY_SIZE
 
 

@@ -25,6 +25,7 @@ class GradCam:
     def __init__(self, model: keras.Model, conv_layer: str = LAST_CONV_LAYER) -> None:
         info = model_info(model)
         self.input_size = info.input_size
+        self.class_names = info.class_names
         self.temperature = info.temperature
         self.precision = info.precision
         conv = model.get_layer(conv_layer).output

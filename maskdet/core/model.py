@@ -93,6 +93,7 @@ def build_model(
     weights: Weights = None,
     dropout: float = 0.5,
     batch_norm: bool = False,
+    class_names: tuple[str, ...] = CLASS_NAMES,
 ) -> keras.Model:
     """Build the classifier. `weights`: None (random He-normal init), "imagenet", or a local path
     to a Keras VGG16 no-top weights file. Pretrained weights need width 1.0 and no batch norm.
@@ -109,8 +110,9 @@ def build_model(
     x = layers.GlobalAveragePooling2D(name="avg_pool", dtype="float32")(x)
     x = layers.Dense(HEAD_UNITS, activation="relu", kernel_initializer="he_normal", name="fc", dtype="float32")(x)
     x = layers.Dropout(dropout, name="dropout", dtype="float32")(x)
-    logits = layers.Dense(len(CLASS_NAMES), name=LOGITS_LAYER, dtype="float32")(x)
-    probs = ClassProbabilities(weights_origin=origin, name=PROBS_LAYER, dtype="float32")(logits)
+    logits = layers.Dense(len(class_names), name=LOGITS_LAYER, dtype="float32")(x)
+    probs = ClassProbabilities(class_names=class_names, weights_origin=origin, name=PROBS_LAYER,
+                               dtype="float32")(logits)
     return keras.Model(inputs, probs, name="maskdet_vgg16")
 
 
@@ -184,7 +186,7 @@ def inference_copy(model: keras.Model, precision: str = "float32") -> keras.Mode
     if not info.batch_norm and precision == "float32":
         return model
     with _dtype_policy(precision):
-        copy = build_model(info.input_size, info.width, batch_norm=False)
+        copy = build_model(info.input_size, info.width, batch_norm=False, class_names=info.class_names)
     for layer in copy.layers:
         if isinstance(layer, layers.Conv2D) and info.batch_norm:
             layer.set_weights(_folded_conv_weights(model, layer.name))
@@ -221,6 +223,29 @@ def set_base_trainable(model: keras.Model, trainable_blocks: tuple[str, ...]) ->
     for layer in model.layers:
         if layer.name.startswith("block"):
             layer.trainable = layer.name.split("_")[0] in trainable_blocks
+
+
+def transfer_weights(source: keras.Model, target: keras.Model, new_class_bias: float = -2.0) -> None:
+    """Copy every layer's weights from `source` to `target` (same topology). A target with more
+    classes keeps the source's logits for the classes they share and starts each new class with the
+    mean of their kernels and a low bias: it begins as the old model, rarely picking the new class."""
+    names = {layer.name for layer in source.layers}
+    for layer in target.layers:
+        if not layer.weights or layer.name not in names:
+            continue
+        weights = source.get_layer(layer.name).get_weights()
+        if layer.name == LOGITS_LAYER and weights[0].shape != layer.get_weights()[0].shape:
+            weights = _widened_logits(*weights, layer.get_weights()[0].shape[1], new_class_bias)
+        layer.set_weights(weights)
+
+
+def _widened_logits(kernel: np.ndarray, bias: np.ndarray, classes: int, new_bias: float) -> list[np.ndarray]:
+    if classes < kernel.shape[1]:
+        raise ValueError(f"cannot start a {classes}-class head from a {kernel.shape[1]}-class one")
+    extra = classes - kernel.shape[1]
+    kernel = np.concatenate([kernel, np.repeat(kernel.mean(axis=1, keepdims=True), extra, axis=1)], axis=1)
+    bias = np.concatenate([bias, np.full(extra, bias.mean() + new_bias, bias.dtype)])
+    return [kernel, bias]
 
 
 def save_model(model: keras.Model, path: Union[str, Path]) -> Path:

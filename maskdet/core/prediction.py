@@ -1,8 +1,8 @@
 """What a prediction says: per-face verdicts, counts, the JSON summary and the pictures.
 
 A face's `label` is always the classifier's arg-max; its `verdict` is what the app and the counts
-use: "mask" or "no_mask" when the classifier is sure and the face is big enough to judge, else
-"unsure" (probability inside config.UNSURE_BAND) or "too_small" (box under config.MIN_FACE_SIZE).
+use (see maskdet.core.verdicts): "mask", "worn_wrong" or "no_mask" when the classifier is sure and
+the face is big enough to judge, else "unsure" or "too_small".
 """
 
 from __future__ import annotations
@@ -14,25 +14,19 @@ import cv2
 import numpy as np
 
 from maskdet import config
+from maskdet.core.verdicts import (
+    CAPTION_TEXT, DEFINITE, VERDICT_TEXT, class_probabilities, count_verdicts, describe_counts, verdict_of,
+)
 from maskdet.render.drawing import VERDICT_COLOURS, Label, draw_labels, overlay_heatmap, paint_heatmaps
+
+__all__ = ["FaceResult", "Prediction", "VERDICT_TEXT", "verdict_of", "NO_FACE_MESSAGE", "NO_DETECTOR_MESSAGE"]
 
 NO_FACE_MESSAGE = "No face found — try a closer, frontal photo"
 NO_DETECTOR_MESSAGE = ("No face detector is available, so no faces can be looked for; "
                        "use whole-image mode for a photo that is one cropped face")
-VERDICT_TEXT = {"mask": "mask", "no_mask": "no mask", "unsure": "unsure", "too_small": "too small to judge"}
 DEFAULT_OPACITY = 0.6
 TILE_MIN_SIDE = 192
 """Heatmap tiles of small faces are enlarged to this many pixels, so every face's map is readable."""
-
-
-def verdict_of(prob_mask: float, box: tuple[int, int, int, int]) -> str:
-    """mask / no_mask / unsure / too_small, from the mask probability and the face box."""
-    if min(box[2] - box[0], box[3] - box[1]) < config.MIN_FACE_SIZE:
-        return "too_small"
-    low, high = config.UNSURE_BAND
-    if low <= prob_mask <= high:
-        return "unsure"
-    return "mask" if prob_mask > 0.5 else "no_mask"
 
 
 @dataclass
@@ -47,32 +41,35 @@ class FaceResult:
     crop: np.ndarray = field(repr=False)
     heatmap: Optional[np.ndarray] = field(default=None, repr=False)
     verdict: str = ""
+    prob_worn_wrong: Optional[float] = None
+    """Probability of a mask worn wrong; None from a two-class model, which cannot tell."""
 
     def __post_init__(self) -> None:
         if not self.verdict:
-            self.verdict = verdict_of(self.prob_mask, self.box)
+            self.verdict = verdict_of(self.prob_mask, self.box, self.prob_worn_wrong)
 
     @property
     def counted(self) -> bool:
-        """Whether this face counts as masked or unmasked (not unsure, not too small)."""
-        return self.verdict in ("mask", "no_mask")
+        """Whether this face counts as masked, worn wrong or unmasked (not unsure, not too small)."""
+        return self.verdict in DEFINITE
 
     @property
     def confidence(self) -> float:
         """Probability of the arg-max label."""
-        return self.prob_mask if self.label == "mask" else 1.0 - self.prob_mask
+        return class_probabilities(self.prob_mask, self.prob_worn_wrong).get(self.label, 0.0)
 
     def caption(self) -> str:
-        """E.g. 'mask 97%', 'unsure', 'too small'."""
-        if self.verdict == "too_small":
-            return "too small"
-        if self.verdict == "unsure":
-            return "unsure"
-        return f"{VERDICT_TEXT[self.verdict]} {self.confidence:.0%}"
+        """E.g. 'mask 97%', 'worn wrong 88%', 'unsure', 'too small'."""
+        if self.verdict in DEFINITE:
+            return f"{CAPTION_TEXT[self.verdict]} {self.confidence:.0%}"
+        return CAPTION_TEXT[self.verdict]
 
     def to_dict(self) -> dict:
-        return {"box": list(self.box), "label": self.label, "verdict": self.verdict,
-                "prob_mask": round(self.prob_mask, 4), "detection_score": round(self.detection_score, 4)}
+        result = {"box": list(self.box), "label": self.label, "verdict": self.verdict,
+                  "prob_mask": round(self.prob_mask, 4), "detection_score": round(self.detection_score, 4)}
+        if self.prob_worn_wrong is not None:
+            result["prob_worn_wrong"] = round(self.prob_worn_wrong, 4)
+        return result
 
 
 @dataclass
@@ -98,25 +95,19 @@ class Prediction:
         return self.count("no_mask")
 
     def headline(self) -> str:
-        """E.g. '3 faces: 2 with mask, 1 without', or the no-face message."""
+        """E.g. '5 faces: 2 with mask, 1 worn wrong, 2 without', or the no-face message."""
         if not self.faces:
             return NO_DETECTOR_MESSAGE if NO_DETECTOR_MESSAGE in self.notes else NO_FACE_MESSAGE
         if self.whole_image:
             return f"Whole image as one face: {self.faces[0].caption()}"
-        count = len(self.faces)
-        text = f"{count} {'face' if count == 1 else 'faces'}: {self.masked} with mask, {self.unmasked} without"
-        extras = [f"{self.count('unsure')} unsure", f"{self.count('too_small')} too small to judge"]
-        return ", ".join([text] + [extra for extra in extras if not extra.startswith("0 ")])
+        return describe_counts(face.verdict for face in self.faces)
 
     def summary(self) -> dict:
         """JSON-serialisable result."""
         return {
             "faces_found": 0 if self.whole_image else len(self.faces),
             "faces_detected": self.faces_detected,
-            "masked": self.masked,
-            "unmasked": self.unmasked,
-            "unsure": self.count("unsure"),
-            "too_small": self.count("too_small"),
+            **count_verdicts(face.verdict for face in self.faces),
             "faces": [face.to_dict() for face in self.faces],
             "whole_image": self.whole_image,
             "notes": self.notes,

@@ -12,7 +12,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from maskdet.config import CHECKOUT_DIR, CLASS_NAMES, MASK_INDEX, MODEL_FILE_NAME, PACKAGE_DIR
+from maskdet.config import CHECKOUT_DIR, MODEL_FILE_NAME, PACKAGE_DIR
 from maskdet.core.faces import (
     DEFAULT_THRESHOLD, DetectorFileError, DetectorUnavailableError, Face, FaceDetector, crop, stream_scale,
     whole_image_face,
@@ -103,9 +103,10 @@ class Predictor:
         timings["crop"], clock = _lap(clock)
         probs, heatmaps = self._classify(batch, explain)
         timings["classify"], clock = _lap(clock)
+        names = list(self.engine.class_names)
         results = [
-            FaceResult(face.box, face.crop_box, CLASS_NAMES[int(np.argmax(p))], float(p[MASK_INDEX]),
-                       face.score, c, h)
+            FaceResult(face.box, face.crop_box, names[int(np.argmax(p))], float(p[names.index("mask")]),
+                       face.score, c, h, prob_worn_wrong=_worn_wrong(names, p))
             for face, p, c, h in zip(faces, probs, crops, heatmaps)
         ]
         return Prediction(rgb, results, is_whole, detected, notes, timings)
@@ -113,7 +114,7 @@ class Predictor:
     def _classify(self, batch: np.ndarray, explain: bool) -> tuple[np.ndarray, list]:
         """(probabilities, heatmaps or Nones) for a batch, in one forward pass; none for no faces."""
         if not len(batch):
-            return np.zeros((0, len(CLASS_NAMES)), np.float32), []
+            return np.zeros((0, len(self.engine.class_names)), np.float32), []
         if explain:
             probs, heatmaps = self.engine.explain(batch)
             return probs, list(heatmaps)
@@ -150,6 +151,11 @@ def reading_order(faces: list[Face]) -> list[Face]:
         return faces
     row_height = float(np.median([f.box[3] - f.box[1] for f in faces]))
     return sorted(faces, key=lambda f: (round(f.box[1] / row_height), f.box[0]))
+
+
+def _worn_wrong(class_names: list[str], probs: np.ndarray) -> Optional[float]:
+    """The worn-wrong probability, or None from a model without that class."""
+    return float(probs[class_names.index("worn_wrong")]) if "worn_wrong" in class_names else None
 
 
 def _lap(start: float) -> tuple[float, float]:

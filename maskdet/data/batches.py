@@ -26,31 +26,35 @@ def strata(labels: np.ndarray, sources: list[str]) -> dict[tuple[str, int], np.n
     return {key: np.nonzero((source_array == key[0]) & (labels == key[1]))[0] for key in keys}
 
 
-def stratum_weights(groups: dict[tuple[str, int], np.ndarray], balance: str) -> dict[tuple[str, int], float]:
+def stratum_weights(groups: dict[tuple[str, int], np.ndarray], balance: str,
+                    class_shares: Optional[dict[int, float]] = None) -> dict[tuple[str, int], float]:
     """How often each stratum is drawn: see the module docstring; "class" ignores sources and
-    "none" draws every image equally often."""
+    "none" draws every image equally often. `class_shares` (class -> relative share, 1 for classes
+    it does not name) lets a rare class be drawn less often than the others."""
     if balance not in BALANCE_MODES:
         raise ValueError(f"balance must be one of {BALANCE_MODES}, not {balance!r}")
     classes = sorted({label for _, label in groups})
+    shares = {label: (class_shares or {}).get(label, 1.0) for label in classes}
     weights = {}
     for (source, label), members in groups.items():
         same_class = [key for key in groups if key[1] == label]
         if balance == "source-class":
-            weights[(source, label)] = 1.0 / len(classes) / len(same_class)
+            weights[(source, label)] = shares[label] / len(same_class)
         elif balance == "class":
             class_total = sum(len(groups[key]) for key in same_class)
-            weights[(source, label)] = len(members) / class_total / len(classes)
+            weights[(source, label)] = shares[label] * len(members) / class_total
         else:
             weights[(source, label)] = float(len(members))
     total = sum(weights.values())
     return {key: value / total for key, value in weights.items()}
 
 
-def balanced_indices(labels: np.ndarray, sources: list[str], balance: str, seed: int) -> Iterator[int]:
-    """An endless stream of image positions drawn as `balance` says."""
+def balanced_indices(labels: np.ndarray, sources: list[str], balance: str, seed: int,
+                     class_shares: Optional[dict[int, float]] = None) -> Iterator[int]:
+    """An endless stream of image positions drawn as `balance` (and `class_shares`) say."""
     groups = strata(labels, sources)
     keys = list(groups)
-    weights = stratum_weights(groups, balance)
+    weights = stratum_weights(groups, balance, class_shares)
     probabilities = np.array([weights[key] for key in keys])
     rng = np.random.default_rng(seed)
     while True:
@@ -68,11 +72,14 @@ def validation_weights(labels: np.ndarray, sources: list[str]) -> np.ndarray:
 
 
 def training_batches(images: np.ndarray, labels: np.ndarray, sources: list[str], batch_size: int,
-                     balance: str, seed: int, augment: Optional[Callable[[tf.Tensor], tf.Tensor]]) -> tf.data.Dataset:
-    """Endless augmented batches of (float32 images 0-255, int labels)."""
+                     balance: str, seed: int, augment: Optional[Callable[[tf.Tensor], tf.Tensor]],
+                     compose: Optional[Callable[[int], tuple[np.ndarray, int]]] = None,
+                     class_shares: Optional[dict[int, float]] = None) -> tf.data.Dataset:
+    """Endless augmented batches of (float32 images 0-255, int labels). `compose` turns a drawn
+    position into the (image, label) to train on (maskdet.composite); by default the image itself."""
     def stream() -> Iterator[tuple[np.ndarray, np.int32]]:
-        for index in balanced_indices(labels, sources, balance, seed):
-            yield images[index], labels[index]
+        for index in balanced_indices(labels, sources, balance, seed, class_shares):
+            yield compose(index) if compose is not None else (images[index], labels[index])
 
     size = images.shape[1]
     ds = tf.data.Dataset.from_generator(stream, output_signature=(
@@ -108,9 +115,10 @@ def monitor_subset(labels: np.ndarray, sources: list[str], per_stratum: int, see
     return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
 
 
-def describe_strata(labels: np.ndarray, sources: list[str], balance: str) -> str:
-    """One line per stratum: images and the share of training draws it gets."""
+def describe_strata(labels: np.ndarray, sources: list[str], balance: str,
+                    class_shares: Optional[dict[int, float]] = None) -> str:
+    """One line per stratum: images and the share of real-image draws it gets."""
     groups = strata(labels, sources)
-    weights = stratum_weights(groups, balance)
-    return "\n".join(f"  {source:<14} {CLASS_NAMES[label]:<8} {len(members):>6} images, "
+    weights = stratum_weights(groups, balance, class_shares)
+    return "\n".join(f"  {source:<14} {CLASS_NAMES[label]:<10} {len(members):>6} images, "
                      f"{weights[(source, label)]:6.1%} of draws" for (source, label), members in groups.items())

@@ -19,7 +19,7 @@ from typing import Iterable, Optional, Sequence, Union
 import cv2
 import numpy as np
 
-from maskdet.config import CLASS_FOLDERS, CLASS_NAMES, IMAGE_EXTENSIONS
+from maskdet.config import CLASS_FOLDERS, CLASS_NAMES, IMAGE_EXTENSIONS, REQUIRED_FOLDERS
 from maskdet.core.faces import CROP_SCALE
 from maskdet.core.images import ImageError, load_image, resize_square
 from maskdet.data.recrop import FaceLocator, FramedCrop, frame_crop
@@ -104,9 +104,10 @@ def scan_dataset(root: Path, source: str = "", require_both: bool = True) -> lis
     for folder, label in CLASS_FOLDERS.items():
         class_dir = root / folder
         if not class_dir.is_dir():
-            if require_both:
+            if require_both and folder in REQUIRED_FOLDERS:
                 raise DatasetError(
-                    f"{root} has no '{folder}/' folder; expected sub-folders: {', '.join(CLASS_FOLDERS)}")
+                    f"{root} has no '{folder}/' folder; expected sub-folders: {', '.join(REQUIRED_FOLDERS)} "
+                    "(and optionally incorrect_mask/)")
             continue
         files = sorted(p for p in class_dir.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
         samples += [Sample(p, label, source) for p in files]
@@ -208,12 +209,26 @@ def _split_source(source: DataSource, samples: list[Sample], groups: list[str], 
     split file lists it, else a fresh seeded one."""
     keys = [(source.name, s.path.relative_to(source.root).as_posix()) for s in samples]
     listed = [key in saved for key in keys]
-    if any(listed):
-        missing = [str(s.path) for s, ok in zip(samples, listed) if not ok]
-        if missing:
-            raise DatasetError(f"{missing[0]} is not listed in the split file ({len(missing)} such file(s))")
-        return [saved[key] for key in keys], True
-    return split_groups(samples, groups, fractions, seed), False
+    if not any(listed):
+        return split_groups(samples, groups, fractions, seed), False
+    splits = [saved[key] if ok else "" for key, ok in zip(keys, listed)]
+    if not all(listed):
+        _split_files_added_later(samples, groups, splits, fractions, seed)
+    return splits, True
+
+
+def _split_files_added_later(samples: list[Sample], groups: list[str], splits: list[str],
+                             fractions: Sequence[float], seed: int) -> None:
+    """Give files a saved split does not list (added to a source later, e.g. a new class) a split in
+    place: the split of their group when the group was already placed, a fresh group split otherwise,
+    so that a person already in the test split never lands in training."""
+    placed = {group: split for group, split in zip(groups, splits) if split}
+    new = [i for i, split in enumerate(splits) if not split and groups[i] not in placed]
+    fresh = split_groups([samples[i] for i in new], [groups[i] for i in new], fractions, seed) if new else []
+    placed.update({groups[i]: split for i, split in zip(new, fresh)})
+    for i, split in enumerate(splits):
+        if not split:
+            splits[i] = placed[groups[i]]
 
 
 def _check_class_counts(samples: list[Sample], paths: list[Path], both_classes: bool) -> None:
@@ -223,7 +238,8 @@ def _check_class_counts(samples: list[Sample], paths: list[Path], both_classes: 
         if not samples:
             raise DatasetError(f"{where}: no readable images")
         return
-    for folder, label in CLASS_FOLDERS.items():
+    for folder in REQUIRED_FOLDERS:
+        label = CLASS_FOLDERS[folder]
         if counts[label] < MIN_IMAGES_PER_CLASS:
             raise DatasetError(
                 f"{where}: {counts[label]} readable '{folder}' image(s); at least "

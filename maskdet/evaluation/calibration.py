@@ -53,13 +53,22 @@ UNSURE_TARGET_ACCURACY = 0.98
 UNSURE_MAX_SHARE = 0.10
 
 
-def choose_unsure_band(prob_mask: np.ndarray, labels: np.ndarray, target_accuracy: float = UNSURE_TARGET_ACCURACY,
+def class_probabilities(probs: np.ndarray) -> np.ndarray:
+    """(N, classes) probabilities; a 1-D array of mask probabilities becomes [1 - p, p]."""
+    probs = np.asarray(probs, np.float64)
+    return np.stack([1.0 - probs, probs], axis=1) if probs.ndim == 1 else probs
+
+
+def choose_unsure_band(probs: np.ndarray, labels: np.ndarray, target_accuracy: float = UNSURE_TARGET_ACCURACY,
                        max_share: float = UNSURE_MAX_SHARE) -> tuple[float, float]:
     """The narrowest band around 0.5 (in steps of 0.01) outside which verdicts are right at least
     `target_accuracy` of the time, widened no further than `max_share` of faces falling inside it.
-    Chosen on validation data; faces inside the band are shown as "unsure"."""
-    distance = np.abs(prob_mask - 0.5)
-    correct = (prob_mask >= 0.5).astype(int) == labels
+    A face is outside when its most likely class has a probability above the band's top (for two
+    classes: its mask probability lies outside the band). `probs`: (N, classes), or N mask
+    probabilities. Chosen on validation data; faces inside the band are shown as "unsure"."""
+    probs = class_probabilities(probs)
+    distance = probs.max(axis=1) - 0.5
+    correct = probs.argmax(axis=1) == labels
     chosen = 0.0
     for half in np.arange(0.0, 0.5, 0.01):
         outside = distance > half

@@ -20,7 +20,8 @@ from typing import Optional
 import keras
 import numpy as np
 
-from maskdet.evaluation.calibration import choose_unsure_band, expected_calibration_error, reliability_bins, softmax
+from maskdet.evaluation.calibration import choose_unsure_band, class_probabilities, expected_calibration_error, reliability_bins, softmax
+from maskdet.evaluation.explanations import heatmap_sheet
 from maskdet.evaluation.metrics import classification_metrics, roc_curve
 from maskdet.config import CLASS_NAMES, LAST_CONV_LAYER, LOGITS_LAYER, MASK_INDEX
 from maskdet.data.dataset import DatasetError, LoadedDataset, load_dataset
@@ -109,12 +110,14 @@ def pointing_metrics(model: keras.Model, dataset: LoadedDataset, split: str,
     return pointing_game(engine, dataset.images[index], dataset.labels[index], dataset.landmarks[index])
 
 
-def unsure_band_report(prob_mask: np.ndarray, labels: np.ndarray) -> dict:
-    """The "unsure" probability band chosen on validation predictions (maskdet.evaluation.calibration), with the
-    share of faces inside it and the accuracy outside it."""
-    low, high = choose_unsure_band(prob_mask, labels)
-    inside = (prob_mask >= low) & (prob_mask <= high)
-    correct = (prob_mask >= 0.5).astype(int) == labels
+def unsure_band_report(probs: np.ndarray, labels: np.ndarray) -> dict:
+    """The "unsure" probability band chosen on validation predictions (maskdet.evaluation.calibration),
+    with the share of faces inside it and the accuracy outside it. `probs`: (N, classes) or N mask
+    probabilities."""
+    probs = class_probabilities(probs)
+    low, high = choose_unsure_band(probs, labels)
+    inside = probs.max(axis=1) <= high
+    correct = probs.argmax(axis=1) == labels
     return {"band": [low, high], "faces": int(len(labels)), "share_unsure": float(inside.mean()),
             "accuracy_outside": float(correct[~inside].mean()) if (~inside).any() else float("nan"),
             "accuracy_all": float(correct.mean())}
@@ -180,12 +183,15 @@ def main(argv: Optional[list[str]] = None) -> int:
         probs, labels, sources = split_predictions(served, dataset, args.split)
         metrics["per_source"] = metrics_by_source(dataset, probs, labels, sources)
         if args.split == "val":
-            metrics["unsure_band"] = unsure_band_report(probs[:, MASK_INDEX], labels)
+            metrics["unsure_band"] = unsure_band_report(probs, labels)
         if args.stress:
             metrics["stress"] = stress_metrics(served, dataset, args.split)
         if args.pointing:
             metrics["pointing"] = pointing_metrics(model, dataset, args.split, args.gradcam_layer)
             metrics["pointing_layer"] = args.gradcam_layer
+            index = dataset.indices(args.split)
+            heatmap_sheet(GradCam(inference_copy(model, "float32"), args.gradcam_layer), dataset.images[index],
+                          dataset.labels[index], dataset.landmarks[index], out_dir / f"heatmaps_{args.split}.png")
     except (ModelFileError, DatasetError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

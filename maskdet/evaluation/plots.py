@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay  # noqa: E402
 
 from maskdet.config import CLASS_NAMES  # noqa: E402
 
@@ -21,22 +22,19 @@ def _save(fig, path: Path) -> None:
 
 
 def confusion_matrix(matrix: np.ndarray, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(4, 3.6))
-    ax.imshow(matrix, cmap="Blues")
-    for (row, col), value in np.ndenumerate(matrix):
-        colour = "white" if value > matrix.max() / 2 else "black"
-        ax.text(col, row, str(value), ha="center", va="center", color=colour)
-    ax.set(xticks=range(len(CLASS_NAMES)), yticks=range(len(CLASS_NAMES)),
-           xticklabels=CLASS_NAMES, yticklabels=CLASS_NAMES, xlabel="predicted", ylabel="true")
+    """The confusion matrix as counts (rows: true class, columns: predicted class)."""
+    fig, ax = plt.subplots(figsize=(4.6, 4.0))
+    ConfusionMatrixDisplay(matrix, display_labels=CLASS_NAMES[:len(matrix)]).plot(
+        ax=ax, cmap="Blues", colorbar=False, values_format="d")
     _save(fig, path)
 
 
 def roc(fpr: np.ndarray, tpr: np.ndarray, auc: float, path: Path) -> None:
+    """ROC of mask against the other classes."""
     fig, ax = plt.subplots(figsize=(4, 4))
-    ax.plot(fpr, tpr, label=f"AUC = {auc:.4f}")
+    RocCurveDisplay(fpr=fpr, tpr=tpr, roc_auc=auc).plot(ax=ax, name="mask vs rest")
     ax.plot([0, 1], [0, 1], "--", color="grey")
-    ax.set(xlabel="false positive rate (no_mask called mask)", ylabel="true positive rate (mask)")
-    ax.legend(loc="lower right")
+    ax.set(xlabel="false positive rate (others called mask)", ylabel="true positive rate (mask)")
     _save(fig, path)
 
 

@@ -25,12 +25,15 @@ def heatmap_peaks(engine: GradCam, images: np.ndarray) -> np.ndarray:
     peaks = []
     for start in range(0, len(images), BATCH):
         _, cams = engine.explain(images[start:start + BATCH].astype(np.float32))
-        for cam in cams:
-            size = images.shape[1]
-            upsampled = cv2.resize(cam.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
-            y, x = np.unravel_index(int(np.argmax(upsampled)), upsampled.shape)
-            peaks.append(((x + 0.5) / size, (y + 0.5) / size))
+        peaks += [cam_peak(cam, images.shape[1]) for cam in cams]
     return np.array(peaks, np.float32).reshape(-1, 2)
+
+
+def cam_peak(cam: np.ndarray, size: int) -> tuple[float, float]:
+    """Where a heatmap peaks once upsampled to the crop's `size`, as (x, y) in [0, 1]."""
+    upsampled = cv2.resize(cam.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
+    y, x = np.unravel_index(int(np.argmax(upsampled)), upsampled.shape)
+    return (x + 0.5) / size, (y + 0.5) / size
 
 
 def in_nose_mouth_region(peak: np.ndarray, landmarks: np.ndarray) -> bool:

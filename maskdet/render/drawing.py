@@ -21,13 +21,34 @@ Box = tuple[int, int, int, int]
 RGB = tuple[int, int, int]
 
 VERDICT_COLOURS: dict[str, RGB] = {
-    "mask": (46, 160, 67),       # green
-    "no_mask": (215, 48, 39),    # red
-    "unsure": (128, 128, 128),   # grey: no verdict
-    "too_small": (128, 128, 128),
+    "mask": (26, 127, 55),       # green
+    "worn_wrong": (245, 166, 35),  # amber
+    "no_mask": (207, 34, 46),    # red
+    "unsure": (108, 108, 108),   # grey: no verdict
+    "too_small": (108, 108, 108),
 }
-"""RGB colour per verdict: green for a mask, red for none, grey where no verdict is given."""
-CLASS_COLOURS = {name: VERDICT_COLOURS[name] for name in ("mask", "no_mask")}
+"""RGB colour per verdict: green for a mask, amber for one worn wrong, red for none, grey where no
+verdict is given. Each keeps its caption text (see caption_text_colour) at a contrast of 4.5:1 or
+more (WCAG AA for normal text)."""
+CLASS_COLOURS = {name: VERDICT_COLOURS[name] for name in ("mask", "worn_wrong", "no_mask")}
+WHITE, BLACK = (255, 255, 255), (0, 0, 0)
+
+
+def relative_luminance(colour: RGB) -> float:
+    """WCAG 2 relative luminance of an sRGB colour."""
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (v / 255 for v in colour)]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast_ratio(a: RGB, b: RGB) -> float:
+    """WCAG 2 contrast ratio of two colours, from 1 to 21."""
+    light, dark = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def caption_text_colour(background: RGB) -> RGB:
+    """White or black, whichever reads better on `background`."""
+    return WHITE if contrast_ratio(WHITE, background) >= contrast_ratio(BLACK, background) else BLACK
 
 TEXT_FRACTION = 1 / 30
 """Caption height as a fraction of the image's longer side: about 12 CSS px when a 640 px photo is
@@ -85,7 +106,7 @@ def draw_labels(image: np.ndarray, labels: Sequence[Label], numbered: Optional[b
         placed, sizes = number_tags(image.shape, labels)
     for label, text, size, (x, y, w, h) in zip(labels, texts, sizes, placed):
         draw.rectangle((x, y, x + w, y + h), fill=label.colour)
-        draw.text((x + w / 2, y + h / 2), text, fill=(255, 255, 255), font=font(size), anchor="mm")
+        draw.text((x + w / 2, y + h / 2), text, fill=caption_text_colour(label.colour), font=font(size), anchor="mm")
     return np.asarray(canvas)
 
 

@@ -24,7 +24,6 @@ from typing import Optional
 import numpy as np
 
 from maskdet.training import train
-from maskdet.config import MASK_INDEX
 from maskdet.data.dataset import DatasetError, load_dataset
 from maskdet.evaluation.evaluate import metrics_by_source, split_predictions, unsure_band_report
 from maskdet.core.model import ModelFileError, load_model, model_info
@@ -95,15 +94,15 @@ def score_fold(model_file: Path, held_out: tuple[str, ...], data: list[Path],
     predictions = {split: split_predictions(model, dataset, split) for split in SPLITS}
     metrics = {split: metrics_by_source(dataset, *predictions[split]) for split in SPLITS}
     val_probs, val_labels, _ = predictions["val"]
-    return metrics, (val_probs[:, MASK_INDEX], val_labels)
+    return metrics, (val_probs, val_labels)
 
 
 def pooled_unsure_band(val_predictions: list[tuple[np.ndarray, np.ndarray]]) -> dict:
     """The unsure band chosen on every fold's held-out val images together: how the models behave on
     sources they never saw, which is what the app meets (a model's own val split is too easy)."""
-    prob_mask = np.concatenate([p for p, _ in val_predictions])
+    probs = np.concatenate([p for p, _ in val_predictions])
     labels = np.concatenate([l for _, l in val_predictions])
-    return unsure_band_report(prob_mask, labels)
+    return unsure_band_report(probs, labels)
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -27,16 +27,18 @@ import numpy as np
 import tensorflow as tf
 
 from maskdet.data.augment import augment_image, augment_without_eyewear, frame
+from maskdet.data.composite import RECIPES, Composer
 from maskdet.data.batches import (
     BALANCE_MODES, describe_strata, evaluation_batches, monitor_subset, training_batches, validation_weights,
 )
+from maskdet.config import CLASS_NAMES, WORN_WRONG_INDEX
 from maskdet.evaluation.calibration import expected_calibration_error, fit_temperature, softmax
 from maskdet.data.dataset import DEFAULT_FRACTIONS, DatasetError, LoadedDataset, load_dataset, source_roots, write_split_csv
 from maskdet.evaluation.evaluate import evaluate_split, per_source_metrics, predict_logits
 from maskdet.core.faces import CROP_SCALE
 from maskdet.core.model import (
     BASE_OUTPUT_LAYER, ModelFileError, WeightsUnavailableError, build_model, load_model, model_info, save_model,
-    set_base_trainable, set_temperature,
+    set_base_trainable, set_temperature, transfer_weights,
 )
 from maskdet.data.recrop import FaceLocator, optional_locator
 
@@ -134,6 +136,16 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     data.add_argument("--augment", choices=sorted(AUGMENTATIONS), default="full",
                       help="full: eyewear, framing, exposure, colour and quality changes; no-eyewear: full without "
                            "the drawn glasses (the recipe before them); frame: framing only")
+    data.add_argument("--composite", choices=sorted(RECIPES), default="full",
+                      help="faces made from real ones with landmarks (maskdet.composite): full: masks pasted worn "
+                           "right and worn wrong plus swapped upper faces; masks: without the swap; upper-swap: "
+                           "only the swap; none: real images only")
+    data.add_argument("--real-worn-wrong", type=float, default=0.1,
+                      help="share of real incorrect_mask/ images among the drawn real images, relative to 1 for "
+                           "each other class (0: train on none of them, e.g. to score them as never seen)")
+    data.add_argument("--split-from", type=Path,
+                      help="keep the split of this split.csv (e.g. the model named by --init-from, so its test "
+                           "images stay unseen); files it does not list are split by group as usual")
     data.add_argument("--val", type=float, default=DEFAULT_FRACTIONS[1], help="validation fraction")
     data.add_argument("--test", type=float, default=DEFAULT_FRACTIONS[2], help="test fraction")
     net = parser.add_argument_group("model")
@@ -175,7 +187,7 @@ def new_model(args: argparse.Namespace, train_set: tuple, val_set: tuple, total_
     """Build (and for pretrained weights, pre-train the head of) a model, compiled for training."""
     model = build_model(args.input_size, args.width, args.weights, batch_norm=args.batch_norm)
     if args.init_from:
-        model.set_weights(load_model(args.init_from).get_weights())
+        transfer_weights(load_model(args.init_from), model)
     if args.pretrained:
         set_base_trainable(model, ())
         train_head_on_cached_features(model, train_set, val_set, args)
@@ -201,7 +213,7 @@ def train(args: argparse.Namespace) -> dict:
         print(f"note: nothing to resume in {out}; starting a new run", file=sys.stderr)
     fractions = (1.0 - args.val - args.test, args.val, args.test)
     dataset = load_dataset(args.data, args.input_size, fractions, args.seed,
-                           split_csv=out / "split.csv" if resume else None, locator=face_locator(args),
+                           split_csv=out / "split.csv" if resume else args.split_from, locator=face_locator(args),
                            crop_scale=args.crop_scale, include=args.sources, exclude=args.exclude_sources)
     write_split_csv(out / "split.csv", dataset, source_roots(args.data))
     print(_split_summary(dataset), flush=True)
@@ -209,7 +221,9 @@ def train(args: argparse.Namespace) -> dict:
 
     train_index, val_index = dataset.indices("train"), dataset.indices("val")
     train_labels, train_sources = dataset.labels[train_index], [dataset.sources[i] for i in train_index]
-    print(f"training draws (balance: {args.balance}):\n" + describe_strata(train_labels, train_sources, args.balance))
+    shares = {WORN_WRONG_INDEX: max(args.real_worn_wrong, 0.0)}
+    print(f"real-image draws (balance: {args.balance}; composites: {args.composite}):\n"
+          + describe_strata(train_labels, train_sources, args.balance, shares))
     steps = args.steps_per_epoch or max(1, len(train_index) // args.batch_size)
     with strategy.scope():
         if resume:
@@ -221,15 +235,25 @@ def train(args: argparse.Namespace) -> dict:
 
     val_labels, val_sources = dataset.labels[val_index], [dataset.sources[i] for i in val_index]
     watched = val_index[monitor_subset(val_labels, val_sources, args.monitor_per_stratum, args.seed)]
+    if args.real_worn_wrong <= 0:  # real worn-wrong faces stay unseen: not even the best epoch is picked on them
+        watched = watched[dataset.labels[watched] != WORN_WRONG_INDEX]
     watched_sources = [dataset.sources[i] for i in watched]
     callbacks = [
         SafeCheckpoint(out, state["best_val_loss"]),
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=resume),
         keras.callbacks.EarlyStopping(patience=args.patience),
     ]
+    seed = args.seed + state["next_epoch"]
+    train_images, train_landmarks = dataset.images[train_index], dataset.landmarks[train_index]
+    if args.real_worn_wrong <= 0:
+        keep = train_labels != WORN_WRONG_INDEX
+        train_images, train_landmarks, train_labels = train_images[keep], train_landmarks[keep], train_labels[keep]
+        train_sources = [s for s, k in zip(train_sources, keep) if k]
+    recipe = RECIPES[args.composite]
+    composer = Composer(train_images, train_labels, train_landmarks, recipe, seed) if recipe.active else None
     model.fit(
-        training_batches(dataset.images[train_index], train_labels, train_sources, args.batch_size,
-                         args.balance, args.seed + state["next_epoch"], AUGMENTATIONS[args.augment]),
+        training_batches(train_images, train_labels, train_sources, args.batch_size, args.balance, seed,
+                         AUGMENTATIONS[args.augment], composer, shares),
         validation_data=evaluation_batches(dataset.images[watched], dataset.labels[watched], args.batch_size,
                                            validation_weights(dataset.labels[watched], watched_sources)),
         epochs=args.epochs, initial_epoch=state["next_epoch"], steps_per_epoch=steps,
@@ -270,7 +294,7 @@ def framing_report(dataset: LoadedDataset) -> dict:
     of the crop (after re-cropping) its box fills: the framing skew between sources."""
     report = {}
     for source in dataset.source_names():
-        for label in (0, 1):
+        for label in range(len(CLASS_NAMES)):
             index = [i for i, s in enumerate(dataset.samples) if s.source == source and s.label == label]
             if not index:
                 continue
@@ -301,15 +325,15 @@ def _split_counts(dataset: LoadedDataset) -> dict:
     for split in ("train", "val", "test"):
         _, labels = dataset.subset(split)
         groups = {g for g, s in zip(dataset.groups, dataset.splits) if s == split}
-        counts[split] = {"no_mask": int((labels == 0).sum()), "mask": int((labels == 1).sum()), "groups": len(groups)}
+        counts[split] = {**{name: int((labels == i).sum()) for i, name in enumerate(CLASS_NAMES)},
+                         "groups": len(groups)}
     return counts
 
 
 def _split_summary(dataset: LoadedDataset) -> str:
     return "split: " + ", ".join(
-        f"{name} {c['no_mask'] + c['mask']} ({c['mask']} mask / {c['no_mask']} no mask, {c['groups']} groups)"
-        for name, c in _split_counts(dataset).items()
-    )
+        f"{name} {sum(c[k] for k in CLASS_NAMES)} ({' / '.join(f'{c[k]} {k}' for k in CLASS_NAMES)}, "
+        f"{c['groups']} groups)" for name, c in _split_counts(dataset).items())
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -24,6 +24,8 @@ from maskdet.core.faces import DEFAULT_THRESHOLD, DETECT_MAX_SIDE
 from maskdet.core.predictor import Predictor
 from maskdet.video.engine import LiveSession, analyse_frame
 from maskdet.core.prediction import DEFAULT_OPACITY
+from maskdet.core.verdicts import COUNT_KEYS, VERDICTS, count_verdicts
+from maskdet.render.drawing import VERDICT_COLOURS
 from maskdet.video.tracking import TrackedFace
 from maskdet.video.files import APP_LIMITS, FrameReader, VideoInfo, VideoLimits, VideoWriter
 
@@ -31,7 +33,8 @@ SAMPLE_FPS = 15.0
 """Frames analysed per second of video at most (a 30 fps video: every second frame)."""
 OUTPUT_MAX_SIDE = 1280
 """The annotated video is at most this large (a 1080p upload comes back as 720p)."""
-COUNTS = ("masked", "unmasked", "unsure", "too_small")
+COUNTS = tuple(COUNT_KEYS[verdict] for verdict in VERDICTS)
+"""CSV count columns: masked, worn_wrong, unmasked, unsure, too_small."""
 Progress = Callable[[int, Optional[int]], None]
 
 
@@ -45,9 +48,7 @@ class FrameRecord:
     faces: list[TrackedFace]
 
     def counts(self) -> dict[str, int]:
-        verdicts = [face.verdict for face in self.faces]
-        return {"masked": verdicts.count("mask"), "unmasked": verdicts.count("no_mask"),
-                "unsure": verdicts.count("unsure"), "too_small": verdicts.count("too_small")}
+        return count_verdicts(face.verdict for face in self.faces)
 
     def to_dict(self) -> dict:
         return {"frame": self.frame, "source_frame": self.source_frame, "time_s": round(self.time_s, 3),
@@ -73,14 +74,16 @@ class VideoResult:
     """Wall time of the frames alone: decode -> detect -> classify -> track -> draw -> encode."""
 
     def headline(self) -> str:
-        """E.g. '150 frames analysed over 10.0 s: faces in 150; at most 2 with mask and 1 without at once'."""
+        """E.g. '150 frames analysed over 10.0 s: faces in 150; at most 2 with mask and 1 without at once'
+        (and '1 worn wrong' when any face was)."""
         span = self.frames[-1].time_s - self.frames[0].time_s + 1 / self.fps if self.frames else 0.0
         text = f"{len(self.frames)} frames analysed over {span:.1f} s"
         with_faces = sum(bool(record.faces) for record in self.frames)
         if not with_faces:
             return f"{text}: no face found, so no verdict"
-        most = {key: max(record.counts()[key] for record in self.frames) for key in ("masked", "unmasked")}
-        return (f"{text}: faces in {with_faces}; at most {most['masked']} with mask and "
+        most = {key: max(record.counts()[key] for record in self.frames) for key in COUNTS}
+        worn = f", {most['worn_wrong']} worn wrong" if most["worn_wrong"] else ""
+        return (f"{text}: faces in {with_faces}; at most {most['masked']} with mask{worn} and "
                 f"{most['unmasked']} without at once")
 
     def summary(self) -> dict:
@@ -154,9 +157,13 @@ def write_reports(result: VideoResult) -> None:
     write_chart(result, result.chart_path)
 
 
+def _hex(colour: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*colour)
+
+
 def write_chart(result: VideoResult, path: Path) -> None:
-    """Faces per frame over time, stacked: with mask (green), without (red), unsure or too small
-    (grey), as PNG. Stacked, so equal counts do not hide each other and the top is all faces."""
+    """Faces per frame over time, stacked: with mask (green), worn wrong (amber), without (red), unsure
+    or too small (grey), in the colours of the boxes, as PNG. Stacked, so equal counts do not hide each other and the top is all faces."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -164,11 +171,12 @@ def write_chart(result: VideoResult, path: Path) -> None:
 
     times = [record.time_s for record in result.frames]
     counts = [record.counts() for record in result.frames]
-    layers = [[c["masked"] for c in counts], [c["unmasked"] for c in counts],
+    layers = [[c["masked"] for c in counts], [c["worn_wrong"] for c in counts], [c["unmasked"] for c in counts],
               [c["unsure"] + c["too_small"] for c in counts]]
+    colours = [_hex(VERDICT_COLOURS[v]) for v in ("mask", "worn_wrong", "no_mask", "unsure")]
     fig, ax = plt.subplots(figsize=(8, 3))
-    ax.stackplot(times, *layers, step="post", colors=["#2ea043", "#d73027", "#b0b0b0"],
-                 labels=["with mask", "without mask", "unsure / too small"])
+    ax.stackplot(times, *layers, step="post", colors=colours,
+                 labels=["with mask", "mask worn wrong", "without mask", "unsure / too small"])
     ax.set(xlabel="time in the video (s)", ylabel="faces", title="Faces per frame")
     ax.set_xlim(0, max(times[-1] + 1 / result.fps, 1e-3) if times else 1)
     ax.set_ylim(bottom=0, top=max([1] + [sum(c.values()) for c in counts]) + 0.5)

@@ -21,6 +21,7 @@ from maskdet.core.faces import DEFAULT_THRESHOLD
 from maskdet.core.images import ImageInput
 from maskdet.core.predictor import Prediction, Predictor
 from maskdet.core.prediction import DEFAULT_OPACITY
+from maskdet.core.verdicts import count_verdicts, describe_counts
 from maskdet.video.tracking import TrackedFace, Tracker
 
 LIVE_MAX_SIDE = 640
@@ -34,24 +35,35 @@ JPEG_QUALITY = 80
 
 @dataclass(frozen=True)
 class Readout:
-    """What the live readout says about the latest frame."""
+    """What the live readout says about the latest frame: fps and the verdicts of its faces."""
 
     fps: float
-    faces: int
-    masked: int
-    unmasked: int
-    unsure: int
-    too_small: int
+    verdicts: tuple[str, ...]
+
+    def counts(self) -> dict[str, int]:
+        return count_verdicts(self.verdicts)
+
+    @property
+    def faces(self) -> int:
+        return len(self.verdicts)
+
+    @property
+    def masked(self) -> int:
+        return self.verdicts.count("mask")
+
+    @property
+    def unmasked(self) -> int:
+        return self.verdicts.count("no_mask")
+
+    @property
+    def unsure(self) -> int:
+        return self.verdicts.count("unsure")
 
     def markdown(self) -> str:
-        """E.g. '**14.2 fps** · 2 faces now: 1 with mask, 1 without (1 unsure)'."""
-        if not self.faces:
+        """E.g. '**14.2 fps** · 2 faces now: 1 with mask, 1 without, 1 unsure'."""
+        if not self.verdicts:
             return f"**{self.fps:.1f} fps** · no face now"
-        faces = f"{self.faces} {'face' if self.faces == 1 else 'faces'}"
-        text = f"**{self.fps:.1f} fps** · {faces} now: {self.masked} with mask, {self.unmasked} without"
-        extras = [f"{self.unsure} unsure", f"{self.too_small} too small"]
-        extras = [extra for extra in extras if not extra.startswith("0 ")]
-        return text + (f" ({', '.join(extras)})" if extras else "")
+        return f"**{self.fps:.1f} fps** · " + describe_counts(self.verdicts).replace(":", " now:", 1)
 
 
 class LiveSession:
@@ -96,8 +108,7 @@ def render_frame(prediction: Prediction, heatmaps: bool = False, opacity: float 
 
 def readout_of(prediction: Prediction, fps: float) -> Readout:
     """The readout for a frame's (tracked) prediction."""
-    return Readout(fps, len(prediction.faces), prediction.masked, prediction.unmasked,
-                   prediction.count("unsure"), prediction.count("too_small"))
+    return Readout(fps, tuple(face.verdict for face in prediction.faces))
 
 
 def process_frame(predictor: Predictor, session: LiveSession, frame: ImageInput,

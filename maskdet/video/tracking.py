@@ -1,19 +1,20 @@
 """Faces followed across video frames, with smoothed mask probabilities, so verdicts do not flicker.
 
 Each frame's faces are matched to the tracks of earlier frames by box overlap (IoU, greedy, best
-pair first). A track's mask probability is an exponential moving average of its faces'
-probabilities, so one odd frame cannot flip a verdict: going from "mask" to "no mask" takes several
-frames and passes through "unsure" on the way. A new track shows "unsure" until it has been seen in
+pair first). A track's class probabilities are exponential moving averages of its faces'
+probabilities, so one odd frame cannot flip a verdict: going from "mask" to "no mask" (or to "worn
+wrong") takes several frames and passes through "unsure" on the way. A new track shows "unsure" until it has been seen in
 MIN_FRAMES frames. The honesty rules are those of a photo (maskdet.core.prediction.verdict_of), applied to
-the smoothed probability: inside config.UNSURE_BAND it is "unsure", a small box is "too small".
+the smoothed probabilities: no class sure enough is "unsure", a small box is "too small".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import Optional, Sequence
 
-from maskdet.core.prediction import FaceResult, verdict_of
+from maskdet.core.prediction import FaceResult
+from maskdet.core.verdicts import DEFINITE, most_likely, verdict_of
 
 Box = tuple[int, int, int, int]
 
@@ -47,6 +48,7 @@ class Track:
     track_id: int
     box: Box
     prob_mask: float
+    prob_worn_wrong: Optional[float] = None
     frames: int = 1
     missed: int = 0
     verdict: str = "unsure"
@@ -59,18 +61,25 @@ class Track:
         """Take this frame's face into the track."""
         self.box = face.box
         self.prob_mask += SMOOTHING * (face.prob_mask - self.prob_mask)
+        if face.prob_worn_wrong is not None:
+            self.prob_worn_wrong = _smoothed(self.prob_worn_wrong, face.prob_worn_wrong)
         self.frames += 1
         self.missed = 0
         self.verdict = self._next_verdict()
 
     def _next_verdict(self) -> str:
-        """The verdict of the smoothed probability; "unsure" until MIN_FRAMES frames were seen, and
-        for the frame where it would jump straight between mask and no mask (with a narrow unsure
-        band one smoothing step can cross it; the change still shows, one frame later)."""
-        verdict = verdict_of(self.prob_mask, self.box)
-        if verdict in ("mask", "no_mask") and (self.frames < MIN_FRAMES or {verdict, self.verdict} == {"mask", "no_mask"}):
+        """The verdict of the smoothed probabilities; "unsure" until MIN_FRAMES frames were seen, and
+        for the frame where it would jump straight from one definite verdict to another (with a
+        narrow unsure band one smoothing step can cross it; the change still shows, one frame later)."""
+        verdict = verdict_of(self.prob_mask, self.box, self.prob_worn_wrong)
+        jumps = self.verdict in DEFINITE and verdict != self.verdict
+        if verdict in DEFINITE and (self.frames < MIN_FRAMES or jumps):
             return "unsure"
         return verdict
+
+
+def _smoothed(previous: Optional[float], new: float) -> float:
+    return new if previous is None else previous + SMOOTHING * (new - previous)
 
 
 @dataclass(frozen=True)
@@ -81,16 +90,18 @@ class TrackedFace:
     face: FaceResult
     """This frame's own result (its probability and verdict from this frame alone)."""
     prob_mask: float
-    """The track's smoothed probability."""
+    """The track's smoothed mask probability."""
     verdict: str
     """The verdict shown and counted: from the smoothed probability and the evidence so far."""
     frames: int
+    prob_worn_wrong: Optional[float] = None
+    """The track's smoothed worn-wrong probability (None from a two-class model)."""
 
     def result(self) -> FaceResult:
-        """This face as a FaceResult carrying the smoothed probability and verdict (for drawing,
+        """This face as a FaceResult carrying the smoothed probabilities and verdict (for drawing,
         counting and JSON, which then read the same numbers)."""
-        label = "mask" if self.prob_mask > 0.5 else "no_mask"
-        return replace(self.face, label=label, prob_mask=self.prob_mask, verdict=self.verdict)
+        return replace(self.face, label=most_likely(self.prob_mask, self.prob_worn_wrong), prob_mask=self.prob_mask,
+                       prob_worn_wrong=self.prob_worn_wrong, verdict=self.verdict)
 
     def to_dict(self) -> dict:
         """JSON: the shown (smoothed) verdict and probability, and this frame's own ones."""
@@ -127,10 +138,10 @@ class Tracker:
             if f not in track_of:
                 track_of[f] = self._start(face)
         return [TrackedFace(track_of[f].track_id, face, track_of[f].prob_mask, track_of[f].verdict,
-                            track_of[f].frames) for f, face in enumerate(faces)]
+                            track_of[f].frames, track_of[f].prob_worn_wrong) for f, face in enumerate(faces)]
 
     def _start(self, face: FaceResult) -> Track:
-        track = Track(self._next_id, face.box, face.prob_mask)
+        track = Track(self._next_id, face.box, face.prob_mask, face.prob_worn_wrong)
         self._next_id += 1
         self.tracks.append(track)
         return track

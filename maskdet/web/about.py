@@ -42,7 +42,7 @@ a compact header on a phone, so the photo box and the examples fit the first scr
 def api_description(cache_minutes: int) -> str:
     """What /predict does and what each parameter means, for the API page and its clients (plain
     text: the API page shows it as written)."""
-    low, high = UNSURE_BAND
+    high = UNSURE_BAND[1]
     return (
         "Find every face in a photo and say whether it wears a mask. "
         "Parameters: image: the photo (JPEG, PNG, WebP, BMP or GIF; at most 10 MB and 50 megapixels). "
@@ -54,9 +54,11 @@ def api_description(cache_minutes: int) -> str:
         "on_photo: draw each face's heatmap in its box on the photo. "
         "Returns: the annotated photo, a per-face table, the heatmap tiles, a one-line summary, and a JSON "
         "object whose faces list has, per face, box [x1, y1, x2, y2] in the photo's pixels, label "
-        "(the classifier's pick), verdict (mask, no_mask, unsure when the mask "
-        f"probability is within {low}-{high}, or too_small under {MIN_FACE_SIZE} px), prob_mask and "
-        "detection_score. A photo without faces gives no verdict: faces is empty and headline says so. "
+        "(the classifier's pick), verdict (mask, worn_wrong for a mask that leaves the nose uncovered, "
+        f"no_mask, unsure when no class is more likely than {high}, or too_small under {MIN_FACE_SIZE} px), "
+        "prob_mask (a mask worn right), prob_worn_wrong (with a three-class model) and detection_score; "
+        "the counts masked, worn_wrong, unmasked, unsure and too_small. "
+        "A photo without faces gives no verdict: faces is empty and headline says so. "
         f"Photos and results are deleted from the server after {cache_minutes} minutes."
     )
 

@@ -44,7 +44,7 @@ def face_rows(prediction: Prediction) -> list[list[object]]:
     rows = []
     for number, face in enumerate(prediction.faces, start=1):
         confidence = f"{face.confidence:.0%} {VERDICT_TEXT[face.label]}"
-        score = "whole image" if prediction.whole_image else f"{face.detection_score:.2f}"
+        score = "—" if prediction.whole_image else f"{face.detection_score:.2f}"  # no detection: no score
         rows.append([number, VERDICT_TEXT[face.verdict], confidence, score])
     return rows
 
@@ -56,8 +56,9 @@ def face_table(prediction: Optional[Prediction]):
     colours = {VERDICT_TEXT[v]: VERDICT_COLOURS[v] for v in VERDICT_TEXT}
 
     def paint(cell: str) -> str:
-        red, green, blue = colours.get(cell, (128, 128, 128))
-        return f"background-color: rgb({red}, {green}, {blue}); color: white; font-weight: 600"
+        background = colours.get(cell, VERDICT_COLOURS["unsure"])
+        text = caption_text_colour(background)
+        return f"background-color: rgb{background}; color: rgb{text}; font-weight: 600"
 
     return frame.style.map(paint, subset=["verdict"]).hide(axis="index")
 
