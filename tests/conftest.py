@@ -135,6 +135,42 @@ def cli_env(monkeypatch, tiny_model_file, yunet_file):
     monkeypatch.setenv("MASKDET_YUNET_PATH", str(yunet_file))
 
 
+def biased_model_file(folder: Path, class_names: tuple[str, ...], favourite: str) -> Path:
+    """A tiny model that calls every face `favourite` with probability about 0.96: the way to see a
+    given verdict (e.g. worn_wrong) end to end without a trained model."""
+    from maskdet.core.model import build_model, save_model
+
+    model = build_model(TINY_SIZE, TINY_WIDTH, class_names=class_names)
+    logits = model.get_layer("logits")
+    kernel, bias = logits.get_weights()
+    bias = np.zeros_like(bias)
+    bias[class_names.index(favourite)] = 4.0
+    logits.set_weights([np.zeros_like(kernel), bias])
+    return save_model(model, folder / f"{favourite}.keras")
+
+
+@pytest.fixture(scope="session")
+def worn_wrong_model_file(tmp_path_factory) -> Path:
+    from maskdet.config import CLASS_NAMES
+
+    return biased_model_file(tmp_path_factory.mktemp("worn"), CLASS_NAMES, "worn_wrong")
+
+
+@pytest.fixture(scope="session")
+def two_class_model_file(tmp_path_factory) -> Path:
+    """A model saved before the third class: two outputs, no_mask and mask."""
+    from maskdet.config import CLASS_NAMES
+
+    return biased_model_file(tmp_path_factory.mktemp("two"), CLASS_NAMES[:2], "mask")
+
+
+@pytest.fixture(scope="session")
+def worn_wrong_predictor(worn_wrong_model_file, yunet_file):
+    from maskdet.core.predictor import Predictor
+
+    return Predictor(worn_wrong_model_file, yunet_file)
+
+
 @pytest.fixture(scope="session")
 def predictor(tiny_model_file, yunet_file):
     from maskdet.core.predictor import Predictor

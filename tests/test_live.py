@@ -104,3 +104,11 @@ def test_streams_are_time_limited_and_one_at_a_time_in_their_own_group(predictor
     videos = [fn for fn in demo.fns.values() if fn.concurrency_id == "video"]
     assert len(videos) == 2 and all(fn.concurrency_limit == VIDEO_JOBS == 1 for fn in videos)
     assert [fn.api_name for fn in videos if fn.api_visibility == "public"] == ["video"]
+
+
+def test_live_readout_counts_masks_worn_wrong(worn_wrong_predictor):
+    session = LiveSession()
+    frames = list(face_frames(5, (640, 360)))
+    for k, frame in enumerate(frames):
+        _, readout = process_frame(worn_wrong_predictor, session, jpeg_bytes(frame), now=50.0 + k * 0.1)
+    assert readout.counts()["worn_wrong"] == 1 and "1 worn wrong" in readout.markdown()

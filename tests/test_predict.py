@@ -4,6 +4,8 @@ import shutil
 import pytest
 
 from maskdet import predict
+from maskdet.config import CLASS_NAMES
+from maskdet.core.verdicts import VERDICTS
 from tests.conftest import EXAMPLES
 
 
@@ -21,8 +23,8 @@ def test_json_output_shape_and_bad_file_continues(cli_env, tmp_path, capsys):
     assert broken["error"] and broken["faces"] == []
     assert group["error"] is None and len(group["faces"]) == 5 and group["whole_image"] is False
     assert set(group["faces"][0]) >= {"box", "label", "verdict", "prob_mask", "detection_score"}
-    assert all(len(f["box"]) == 4 and f["label"] in ("mask", "no_mask") for f in group["faces"])
-    assert all(f["verdict"] in ("mask", "no_mask", "unsure", "too_small") for f in group["faces"])
+    assert all(len(f["box"]) == 4 and f["label"] in CLASS_NAMES for f in group["faces"])
+    assert all(f["verdict"] in VERDICTS for f in group["faces"])
     assert cat["faces"] == [] and cat["whole_image"] is False and cat["error"] is None
     assert cat["notes"] == ["No face found — try a closer, frontal photo"]
 
@@ -46,7 +48,7 @@ def test_unsure_and_too_small_in_json(cli_env, tmp_path, capsys, monkeypatch):
     (record,) = json.loads(capsys.readouterr().out)
     verdicts = sorted(face["verdict"] for face in record["faces"])
     assert verdicts == ["too_small", "unsure"]
-    assert all(face["label"] in ("mask", "no_mask") for face in record["faces"])
+    assert all(face["label"] in CLASS_NAMES for face in record["faces"])
 
 
 def test_out_folder_gets_annotated_images_and_heatmaps(cli_env, tmp_path, capsys):
@@ -79,3 +81,13 @@ def test_missing_model_is_a_clear_error(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("MASKDET_MODEL", str(tmp_path / "gone.keras"))
     assert predict.main([str(EXAMPLES / "group_mixed.jpg")]) == 2
     assert "model file not found" in capsys.readouterr().err
+
+
+def test_worn_wrong_in_the_command_lines_json_and_text(cli_env, worn_wrong_model_file, monkeypatch, capsys):
+    monkeypatch.setenv("MASKDET_MODEL", str(worn_wrong_model_file))
+    assert predict.main([str(EXAMPLES / "astronaut_mask_under_nose.jpg"), "--json", "--no-cam"]) == 0
+    (record,) = json.loads(capsys.readouterr().out)
+    (face,) = record["faces"]
+    assert face["verdict"] == "worn_wrong" and face["prob_worn_wrong"] > 0.9
+    assert predict.main([str(EXAMPLES / "astronaut_mask_under_nose.jpg"), "--no-cam"]) == 0
+    assert "1 worn wrong" in capsys.readouterr().out

@@ -12,7 +12,7 @@ from maskdet.core.model import ModelFileError
 from maskdet.core.prediction import NO_DETECTOR_MESSAGE, NO_FACE_MESSAGE, verdict_of
 from tests.conftest import EXAMPLES
 
-VERDICTS = {"mask", "no_mask", "unsure", "too_small"}
+VERDICTS = {"mask", "worn_wrong", "no_mask", "unsure", "too_small"}
 
 
 def small_and_large_face(tmp_path, small: int = 64):
@@ -28,7 +28,7 @@ def small_and_large_face(tmp_path, small: int = 64):
 def test_group_photo_gives_one_result_per_face(predictor):
     prediction = predictor.predict(EXAMPLES / "group_mixed.jpg")
     assert len(prediction.faces) == 5 and not prediction.whole_image
-    assert all(face.label in ("mask", "no_mask") and 0.0 <= face.prob_mask <= 1.0 for face in prediction.faces)
+    assert all(face.label in config.CLASS_NAMES and 0.0 <= face.prob_mask <= 1.0 for face in prediction.faces)
     assert all(face.verdict in VERDICTS for face in prediction.faces)
     assert all(face.heatmap is not None and np.isfinite(face.heatmap).all() for face in prediction.faces)
     assert len(prediction.overlays()) == 5
@@ -67,7 +67,7 @@ def test_unsure_faces_keep_their_label_but_are_not_counted(predictor, monkeypatc
     summary = unsure.summary()
     assert summary["masked"] == summary["unmasked"] == 0 and summary["unsure"] == 5
     assert summary["unsure_band"] == [0.0, 1.0]
-    assert {face["label"] for face in summary["faces"]} <= {"mask", "no_mask"}
+    assert {face["label"] for face in summary["faces"]} <= set(config.CLASS_NAMES)
     assert unsure.headline() == "5 faces: 0 with mask, 0 without, 5 unsure"
     assert all(f.caption() == "unsure" for f in unsure.faces)
 
@@ -87,7 +87,7 @@ def test_too_small_faces_are_found_but_not_judged(predictor, tmp_path):
     small, large = sorted(prediction.faces, key=lambda f: f.box[2] - f.box[0])
     assert small.box[2] - small.box[0] < config.MIN_FACE_SIZE <= large.box[2] - large.box[0]
     assert small.verdict == "too_small" and small.caption() == "too small" and not small.counted
-    assert small.label in ("mask", "no_mask")  # still classified: the arg-max is in the JSON
+    assert small.label in config.CLASS_NAMES  # still classified: the arg-max is in the JSON
     assert large.verdict != "too_small"
     summary = prediction.summary()
     assert summary["too_small"] == 1 and summary["masked"] + summary["unmasked"] + summary["unsure"] == 1
@@ -183,3 +183,32 @@ def test_bfloat16_predictor_agrees_with_float32(predictor, tiny_model_file, yune
     monkeypatch.setenv(PRECISION_ENV, "int4")
     with pytest.raises(PrecisionError, match="int4"):
         Predictor(tiny_model_file, yunet_file)
+
+
+def test_a_mask_worn_wrong_is_its_own_verdict_everywhere_in_the_result(worn_wrong_predictor):
+    prediction = worn_wrong_predictor.predict(EXAMPLES / "astronaut_mask_under_nose.jpg")
+    (face,) = prediction.faces
+    assert face.label == face.verdict == "worn_wrong" and face.prob_worn_wrong > 0.9
+    assert face.caption().startswith("worn wrong ")
+    assert prediction.headline() == "1 face: 0 with mask, 1 worn wrong, 0 without"
+    summary = prediction.summary()
+    assert (summary["masked"], summary["worn_wrong"], summary["unmasked"]) == (0, 1, 0)
+    assert summary["faces"][0]["prob_worn_wrong"] == pytest.approx(face.prob_worn_wrong, abs=1e-4)
+    assert summary["faces"][0]["prob_mask"] < 0.1  # prob_mask is a mask worn right
+    json.dumps(summary)
+
+
+def test_a_two_class_model_still_serves_and_never_says_worn_wrong(two_class_model_file, yunet_file):
+    prediction = Predictor(two_class_model_file, yunet_file).predict(EXAMPLES / "astronaut_mask_under_nose.jpg")
+    (face,) = prediction.faces
+    assert face.verdict == "mask" and face.prob_worn_wrong is None
+    assert "prob_worn_wrong" not in prediction.summary()["faces"][0]
+    assert prediction.summary()["worn_wrong"] == 0
+
+
+def test_three_class_verdict_rule_matches_the_two_class_band():
+    big = (0, 0, 100, 100)
+    assert verdict_of(0.05, big, prob_worn_wrong=0.9) == "worn_wrong"
+    assert verdict_of(0.45, big, prob_worn_wrong=0.45) == "unsure"  # no class sure enough
+    assert verdict_of(0.8, big, prob_worn_wrong=0.15) == "mask"
+    assert verdict_of(0.1, big, prob_worn_wrong=0.1) == "no_mask"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from maskdet import config
 from maskdet.video import tracking
@@ -106,3 +107,18 @@ def test_result_and_json_carry_the_smoothed_and_the_frame_numbers():
     data = tracked.to_dict()
     assert data["frame_prob_mask"] == 0.2 and data["frame_verdict"] == "no_mask"
     assert data["verdict"] == "mask" and data["track"] == tracked.track_id
+
+
+def worn(prob_worn_wrong: float, prob_mask: float = 0.02):
+    return FaceResult((10, 10, 110, 110), (10, 10, 110, 110), "worn_wrong", prob_mask, 0.9,
+                      np.zeros((4, 4, 3), np.uint8), prob_worn_wrong=prob_worn_wrong)
+
+
+def test_worn_wrong_is_tracked_and_a_change_to_mask_passes_through_unsure():
+    tracker = Tracker()
+    shown = [tracker.update([worn(0.97)])[0] for _ in range(5)]
+    assert shown[-1].verdict == "worn_wrong" and shown[-1].result().label == "worn_wrong"
+    assert shown[-1].result().prob_worn_wrong == pytest.approx(0.97, abs=0.01)
+    verdicts = [tracker.update([worn(0.02, prob_mask=0.97)])[0].verdict for _ in range(12)]
+    assert verdicts[-1] == "mask"
+    assert verdicts[verdicts.index("mask") - 1] == "unsure"  # never straight from worn wrong to mask

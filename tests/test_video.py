@@ -209,3 +209,15 @@ def test_heatmaps_can_be_drawn_in_the_video(predictor, clip, tmp_path):
     first = next(iter(FrameReader(clip))).rgb
     heatmap = predictor.predict(first, explain=True, detect_max_side=DETECT_MAX_SIDE).faces[0].heatmap
     assert painted == (heatmap.max() > 0.5)  # the map is painted (a random tiny model may have none)
+
+
+def test_worn_wrong_faces_have_their_own_csv_column_and_chart_layer(worn_wrong_predictor, clip, tmp_path):
+    result = analyse_video(worn_wrong_predictor, clip, tmp_path, sample_fps=6)
+    with open(result.csv_path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0])[-5:] == ["masked", "worn_wrong", "unmasked", "unsure", "too_small"]
+    assert int(rows[-1]["worn_wrong"]) == int(rows[-1]["faces_found"]) >= 1  # settled after a few frames
+    assert all(int(row["masked"]) == 0 for row in rows)
+    assert "worn wrong" in result.headline()
+    summary = json.loads(result.json_path.read_text())
+    assert summary["frames"][-1]["faces"][0]["verdict"] == "worn_wrong"
