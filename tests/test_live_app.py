@@ -45,7 +45,7 @@ def test_live_tab_streams_annotated_frames(page):
     page.wait_for_function("window.liveSources.length >= 10", timeout=60_000)
     assert updates(page) >= 10
     readout = page.locator("#live-readout .prose").first.inner_text()
-    assert re.match(r"^\d+\.\d fps · no face now$", readout), readout  # the fake camera's test pattern
+    assert re.match(r"^\d+\.\d fps · no face now · live, \d+ s left$", readout), readout  # the fake camera's test pattern
     shot(page, "live-test-pattern")
 
 
@@ -141,7 +141,7 @@ def test_video_endpoint_returns_video_chart_and_json(app_server, short_video):
     result = json.loads(Path(next(f for f in files if f.endswith(".json"))).read_text())
     assert result["file"] == "walk.mp4" and result["frames_analysed"] == 15
     assert all(len(frame["faces"]) == 1 for frame in result["frames"])
-    assert summary.startswith("**15 frames analysed over 1.5 s: faces in 15")
+    assert summary.startswith("**15 frames analysed over 1.5 s: faces in 15 of 15 frames;")
 
 
 @pytest.mark.parametrize("name, message", [
@@ -173,7 +173,7 @@ def test_browser_video_tab_plays_the_annotated_video(page, short_video):
     page.get_by_role("tab", name="Video file").click()
     assert "at most 10 MB, 60 s and 1920x1080" in page.locator("#video-tab").inner_text()
     page.set_input_files("#video-input input[type=file]", str(short_video))
-    page.wait_for_selector("#video-summary :text('15 frames analysed')", timeout=120_000)
+    page.wait_for_selector("#video-summary :text('15 frames analysed')", timeout=120_000)  # on upload: no button
     page.wait_for_function("() => { const v = document.querySelector('#video-result video');"
                            " return v && v.readyState >= 2 && v.videoWidth === 320; }", timeout=30_000)
     played = page.evaluate("""async () => { const v = document.querySelector('#video-result video');
@@ -197,3 +197,135 @@ def test_video_endpoint_reads_only_uploads(app_server, meta):
     assert joined.status_code == 200
     answer = httpx.get(app_server.url + f"gradio_api/call/video/{joined.json()['event_id']}", timeout=60).text
     assert "event: error" in answer and "root:" not in answer
+
+
+# --- issue 21: a page that needs no manual ------------------------------------------------------
+
+SCREENS = {"desktop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
+IN_VIEW = """(selector) => [...document.querySelectorAll(selector)].map(el => {
+    const r = el.getBoundingClientRect();
+    return r.width > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight + 1 && r.right <= innerWidth + 1; })"""
+LEFT_MINUS_RIGHT = """() => { const img = document.querySelector('#live-result img');
+    const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
+    const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+    const mean = x => { const d = g.getImageData(x, c.height / 4, c.width / 4, c.height / 2).data; let s = 0;
+        for (let i = 0; i < d.length; i += 4) s += d[i] + d[i + 1] + d[i + 2]; return s / (d.length / 4) / 3; };
+    return mean(0) - mean(c.width * 3 / 4); }"""
+"""How much brighter the left quarter of the shown live frame is than its right quarter."""
+
+
+def half_lit_frames(count: int = 20):
+    """A camera picture whose left half is bright and right half dark: shows which way it is flipped."""
+    import numpy as np
+
+    for index in range(count):
+        frame = np.full((240, 320, 3), 30, np.uint8)
+        frame[:, :160] = 230
+        frame[110:130, 150 + index:170 + index] = 128  # a moving mark: every frame differs
+        yield frame
+
+
+@pytest.mark.parametrize("kind", list(SCREENS))
+def test_live_camera_and_result_in_one_view_neither_mirrored(browser, app_server, tmp_path, kind):
+    video = write_y4m(tmp_path / "half.y4m", half_lit_frames(), fps=15)
+    own = browser.browser_type.launch(executable_path=str(CHROMIUM),
+                                      args=CHROMIUM_FLAGS + [f"--use-file-for-fake-video-capture={video}"])
+    try:
+        page = own.new_page(viewport=SCREENS[kind], is_mobile=kind == "phone", has_touch=kind == "phone")
+        page.kind = kind
+        page.goto(app_server.url)
+        start_live(page)
+        page.wait_for_function("window.liveSources.length >= 3", timeout=60_000)
+        page.locator("#live-camera").scroll_into_view_if_needed()
+        assert page.evaluate(IN_VIEW, "#live-camera video, #live-result img, #live-readout") == [True] * 3
+        camera, result = page.locator("#live-camera").bounding_box(), page.locator("#live-result").bounding_box()
+        assert abs(camera["y"] - result["y"]) < 5 and result["x"] > camera["x"]  # side by side
+        flipped = page.evaluate("getComputedStyle(document.querySelector('#live-camera video')).transform")
+        assert flipped in ("none", "matrix(1, 0, 0, 1, 0, 0)"), flipped  # the preview is not mirrored
+        assert page.evaluate(LEFT_MINUS_RIGHT) > 100  # nor is the analysed frame: bright stays left
+        shot(page, "live-one-view")
+    finally:
+        own.close()
+
+
+def test_live_run_shows_plainly_that_it_stopped(browser, predictor, monkeypatch):
+    """A run stops after LIVE_SECONDS of wall-clock time (here 4): the page says so, its button reads
+    Record again and no more frames come; a viewer's own Stop is said as plainly."""
+    import gradio as gr
+
+    from maskdet.bench.localserver import free_port
+    from maskdet.web import live_tab
+
+    with gr.Blocks() as demo:
+        live_tab.build_live_tab(predictor)
+    monkeypatch.setattr(live_tab, "LIVE_SECONDS", 4)  # read by the frame handler as frames come
+    monkeypatch.setattr(live_tab, "STOPPED", live_tab.STOPPED.replace("60 s", "4 s"))
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{port}/")
+        start_live(page, tab=False)
+        button = page.locator("#live-camera button[aria-label='capture photo']")
+        page.wait_for_function("window.liveSources.length >= 2", timeout=60_000)
+        assert "Stop" in button.inner_text() and "s left" in page.locator("#live-readout").inner_text()
+        page.wait_for_selector("#live-readout :text('Stopped')", timeout=30_000)
+        assert "Press Record under the camera to start again" in page.locator("#live-readout").inner_text()
+        page.wait_for_function("() => /Record/.test(document.querySelector("
+                               "'#live-camera button[aria-label=\"capture photo\"]').innerText)", timeout=10_000)
+        shown = updates(page)
+        time.sleep(2.5)
+        assert updates(page) == shown  # stopped for real: no frame comes back any more
+        button.click()  # Record again: a new run
+        page.wait_for_function(f"window.liveSources.length > {shown}", timeout=60_000)
+        assert "s left" in page.locator("#live-readout").inner_text()
+        button.click()  # the viewer's own Stop
+        page.wait_for_selector("#live-readout :text('Stopped by you')", timeout=10_000)
+        assert "Record" in button.inner_text()
+    finally:
+        context.close()
+        demo.close()
+
+
+@pytest.mark.parametrize("kind", list(SCREENS))
+def test_browser_video_tab_needs_no_button_and_errors_stay_one_message(browser, app_server, short_video, tmp_path,
+                                                                      kind):
+    context = browser.new_context(viewport=SCREENS[kind], is_mobile=kind == "phone", has_touch=kind == "phone")
+    try:
+        page = context.new_page()
+        page.kind = kind
+        page.goto(app_server.url)
+        page.get_by_role("tab", name="Video file").click()
+        page.locator("#video-summary").wait_for(state="visible", timeout=30_000)
+        for empty in ("#video-result", "#video-chart", "#video-files"):  # nothing to show yet: no empty boxes
+            assert page.locator(empty).is_hidden(), empty
+        assert page.get_by_role("button", name=re.compile("Analyse", re.I)).count() == 0
+        shot(page, "video-before")
+        page.set_input_files("#video-input input[type=file]", str(short_video))
+        page.wait_for_selector("#video-summary :text('faces in 15 of 15 frames')", timeout=120_000)
+        page.wait_for_function("() => { const v = document.querySelector('#video-result video');"
+                               " return v && v.readyState >= 2; }", timeout=30_000)
+        expected = page.evaluate("""async () => {
+            const link = [...document.querySelectorAll('#video-files a')].find(a => /\\.json/.test(a.href));
+            const result = await (await fetch(link.href)).json();
+            const settled = result.frames.find(f => f.faces.length && f.faces.every(face => face.verdict !== 'unsure'));
+            return settled ? settled.time_s - result.frames[0].time_s : 0; }""")
+        assert expected > 0  # a new face is unsure at first, so frame 0 would show it grey
+        page.wait_for_timeout(1_000)
+        opened = page.evaluate("document.querySelector('#video-result video').currentTime")
+        assert abs(opened - expected) < 0.05, (opened, expected)  # the video opens on settled verdicts
+        shot(page, "video-result")
+        bogus = tmp_path / "notes.mp4"
+        bogus.write_text("just some text, not a video")
+        page.locator("#video-input").get_by_label(re.compile("^(Clear|Remove.*)$")).first.click()
+        page.set_input_files("#video-input input[type=file]", str(bogus))
+        page.wait_for_selector("#video-summary :text('Could not use that video')", timeout=60_000)
+        page.wait_for_timeout(1_500)
+        toasts = [page.locator(".toast-body").nth(i).inner_text() for i in range(page.locator(".toast-body").count())]
+        assert toasts == [] and page.get_by_text("Error", exact=True).count() == 0, toasts
+        for emptied in ("#video-result", "#video-chart", "#video-files"):
+            assert page.locator(emptied).is_hidden(), emptied
+        shot(page, "video-error")
+    finally:
+        context.close()

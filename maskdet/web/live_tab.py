@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import time
 import traceback
 from typing import Any, Callable, Optional
 
@@ -52,6 +53,26 @@ FRAME_MAX_PIXELS = 3840 * 2160
 FRAME_MAX_BYTES = 2 * 1024 * 1024
 """A streamed frame larger than this is refused (a 1920x1080 webcam JPEG is about 300 kB)."""
 WAITING = "Press the record button under the camera to start; frames are analysed as they arrive."
+RUN_GAP_S = 2.0
+"""A frame this long after the previous one starts a new run (the viewer pressed record again)."""
+STOPPED = (f"**Stopped**: a run lasts {LIVE_SECONDS} s. Press **Record** under the camera to start again.")
+
+
+class TimedSession(LiveSession):
+    """A viewer's stream session that also times the current run by the wall clock (Gradio's
+    time_limit counts only the seconds spent in the handler, so a fast server streamed on for
+    minutes)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.run_started = self.last_frame = -float("inf")
+
+    def run_seconds(self, now: float) -> float:
+        """Seconds since the current run started; a frame after a pause of RUN_GAP_S starts one."""
+        if now - self.last_frame > RUN_GAP_S:
+            self.run_started = now
+        self.last_frame = now
+        return now - self.run_started
 
 
 _INLINE = "_maskdet_inline"
@@ -114,7 +135,7 @@ def frame_handler(predictor: Predictor) -> Callable:
 
     def frame(payload: Any, heatmaps: bool, opacity: float, session: Optional[LiveSession]):
         _, opacity, heatmaps = checked_settings(0.5, opacity, heatmaps)
-        session = session if isinstance(session, LiveSession) else LiveSession()
+        session = session if isinstance(session, TimedSession) else TimedSession()
         refused = refused_input()  # a frame of the wrong form reaches here as None
         if refused:
             return gr.skip(), f"Could not read that frame: {refused}", session
@@ -124,6 +145,9 @@ def frame_handler(predictor: Predictor) -> Callable:
             return gr.skip(), f"Could not read that frame: {_reason(err)}", session
         if source is None:
             return gr.skip(), WAITING, session
+        elapsed = session.run_seconds(time.monotonic())
+        if elapsed >= LIVE_SECONDS:  # the page presses Stop when it reads this (LIVE_STATE_JS)
+            return gr.skip(), STOPPED, session
         try:
             picture, readout = process_frame(predictor, session, source, heatmaps=heatmaps, opacity=opacity)
         except ImageError as err:
@@ -131,7 +155,7 @@ def frame_handler(predictor: Predictor) -> Callable:
         except Exception:  # noqa: BLE001 - log it, show no internals, keep streaming
             traceback.print_exc()
             return gr.skip(), "Something went wrong analysing that frame; the error was logged.", session
-        return data_url(picture), readout.markdown(), session
+        return data_url(picture), f"{readout.markdown()} · live, {LIVE_SECONDS - int(elapsed)} s left", session
 
     return skips_bad_inputs(frame)
 
@@ -141,25 +165,52 @@ def _reason(err: Exception) -> str:
     return str(getattr(err, "message", None) or err).removeprefix("Could not read that image: ")
 
 
-LIVE_HELP = ("**Live webcam.** Allow the camera, then press the record button: each frame is analysed as it "
-             "arrives and comes back with its boxes. A face shows *unsure* until it has been seen in a few "
-             f"frames; verdicts are smoothed over frames so they do not flicker. Each run stops after "
-             f"{LIVE_SECONDS} s (press record again to go on). Frames are analysed in memory and not kept.")
+LIVE_HELP = ("**Live webcam.** Allow the camera, then press **Record**: each frame is analysed as it "
+             "arrives and comes back with its boxes, next to the camera. A face shows *unsure* until it has "
+             f"been seen in a few frames; verdicts are smoothed over frames so they do not flicker. Each run "
+             f"stops after {LIVE_SECONDS} s (press Record again to go on). Frames are analysed in memory and "
+             "not kept.")
+LIVE_STATE_JS = """(text) => {
+    const button = document.querySelector('#live-camera button[aria-label="capture photo"]');
+    if (!button) return;
+    const recording = () => /Stop/.test(button.innerText);
+    if (!button.dataset.maskdetWatched) {
+        button.dataset.maskdetWatched = '1';
+        button.addEventListener('click', () => {
+            if (!recording() || button.dataset.maskdetLimit) { delete button.dataset.maskdetLimit; return; }
+            setTimeout(() => { const readout = document.querySelector('#live-readout .prose');
+                if (readout) readout.innerHTML = '<p><strong>Stopped</strong> by you. Press <strong>Record</strong> '
+                    + 'under the camera to start again.</p>'; }, 800);
+        }, true);
+    }
+    if (/^\\*?\\*?Stopped/.test(text || '') && recording()) { button.dataset.maskdetLimit = '1'; button.click(); }
+}"""
+"""The run's state, plainly: when the server says the run is over, press the camera's Stop button
+(so it reads Record again and no more frames are sent); when the viewer presses Stop, say so."""
+LIVE_CSS = """
+#live-row { flex-wrap: nowrap; }
+@media (max-width: 640px) { #live-camera, #live-result { height: 260px !important; } }
+"""
+"""The camera and the annotated frame side by side on any screen (on a phone too, scaled down), so a
+viewer sees themself and the verdicts at once."""
 
 
 def build_live_tab(predictor: Predictor) -> None:
     """The Live tab's components and its stream event, inside the current Blocks/Tab context."""
     gr.Markdown(LIVE_HELP)
-    with gr.Row(equal_height=False):
-        with gr.Column(min_width=300):
+    readout = gr.Markdown(WAITING, elem_id="live-readout")
+    with gr.Row(equal_height=True, elem_id="live-row"):
+        with gr.Column(min_width=150):
+            # not mirrored: the preview and the analysed frames (and text in them) read the same way
             camera = gr.Image(sources=["webcam"], streaming=True, type="filepath", label="Camera", height=360,
-                              elem_id="live-camera")
-            heatmaps = gr.Checkbox(False, label="Heatmaps on the faces (Grad-CAM; slower)")
-            opacity = gr.Slider(0.0, 1.0, value=0.6, step=0.05, label="Heatmap opacity")
-        with gr.Column(min_width=300):
-            readout = gr.Markdown(WAITING, elem_id="live-readout")
+                              elem_id="live-camera", webcam_options=gr.WebcamOptions(mirror=False))
+        with gr.Column(min_width=150):
             shown = send_inline(gr.Image(label="Live result", show_label=False, interactive=False, height=360,
                                          elem_id="live-result", buttons=["fullscreen"]))
+    with gr.Row():
+        heatmaps = gr.Checkbox(False, label="Heatmaps on the faces (Grad-CAM; slower)")
+        opacity = gr.Slider(0.0, 1.0, value=0.6, step=0.05, label="Heatmap opacity")
+    readout.change(None, [readout], None, js=LIVE_STATE_JS)
     session = gr.State(None)
     limit_queue_group("live", waiting=LIVE_WAITING, per_session=1, message=LIVE_BUSY)
     camera.stream(frame_handler(predictor), [camera, heatmaps, opacity, session], [shown, readout, session],

@@ -10,6 +10,7 @@ freed goes back to the OS (maskdet.web.guard.release_memory).
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import shutil
@@ -31,7 +32,11 @@ VIDEO_QUEUE = 4
 """Videos that may wait for the slot (two per session); more are told "busy" at once, so videos
 take at most this many of the queue's places."""
 VIDEO_BUSY = "The video queue is full (one video analysed at a time, four waiting); try again in a few minutes."
-VIDEO_WAITING = "Your video's result will appear here."
+VIDEO_WAITING = "Upload a video: it is analysed as soon as it arrives, and its result appears here."
+VIDEO_CSS = """
+#video-result:not(:has(video)), #video-chart:not(:has(img)), #video-files:not(:has(a)) { display: none !important; }
+"""
+"""Before a result, the output boxes take no room (as on the Photo tab): the summary says what to do."""
 VIDEO_HELP = (f"**Video file** ({APP_LIMITS.describe()}). Every face in up to {SAMPLE_FPS:g} frames per "
               "second is boxed and followed from frame to frame, as in the Live tab; you get the annotated "
               "video, a chart of masked and unmasked faces over time, and the per-frame results as JSON and CSV.")
@@ -45,14 +50,30 @@ def result_folder() -> Path:
 
 
 def video_markdown(result: VideoResult) -> str:
-    """The headline in bold, then the notes (e.g. a truncated end) as bullets."""
-    return "\n".join([f"**{result.headline()}**"] + [f"- {note}" for note in result.notes])
+    """The headline in bold (saying of how many frames "faces in N" is), then the notes (e.g. a
+    truncated end) as bullets."""
+    with_faces = sum(bool(record.faces) for record in result.frames)
+    headline = result.headline().replace(f"faces in {with_faces};",
+                                         f"faces in {with_faces} of {len(result.frames)} frames;", 1)
+    return "\n".join([f"**{headline}**"] + [f"- {note}" for note in result.notes])
+
+
+def settled_time(json_path: str) -> float:
+    """Where the annotated video opens: the first analysed frame whose faces all have a verdict (a new
+    face is unsure until tracked over a few frames, so frame 0 would show every face grey), else the
+    start. Read from the result's JSON."""
+    frames = json.loads(Path(json_path).read_text())["frames"]
+    for record in frames:
+        if record["faces"] and all(face["verdict"] != "unsure" for face in record["faces"]):
+            return round(record["time_s"] - frames[0]["time_s"], 3)
+    return 0.0
 
 
 def video_handler(predictor: Predictor) -> Callable:
     """The Video tab's function: (video, heatmaps) -> (annotated video, chart, [JSON, CSV], summary)."""
 
-    def analyse_video_file(payload: Any, heatmaps: bool = False, progress: gr.Progress = gr.Progress()):
+    def analyse_video_file(video: Any, heatmaps: bool = False, progress: gr.Progress = gr.Progress()):
+        payload = video
         _, _, heatmaps = checked_settings(0.5, 0.5, heatmaps)
         if not payload:
             raise gr.Error("Upload a video first (mp4, webm or mov).", print_exception=False)
@@ -73,12 +94,27 @@ def video_handler(predictor: Predictor) -> Callable:
             raise
         finally:
             release_memory()  # the job freed hundreds of MB of frames: back to the OS, not kept by glibc
-        for note in result.notes:
-            gr.Warning(note)
-        files = [str(result.json_path), str(result.csv_path)]
+        files = [str(result.json_path), str(result.csv_path)]  # notes are in the summary: no toasts
         return str(result.video_path), str(result.chart_path), files, video_markdown(result)
 
     return analyse_video_file
+
+
+def page_handler(analyse: Callable) -> Callable:
+    """The page's run (on upload, or when "heatmaps" changes with a video there): as /video, but a
+    problem becomes one message where the result would be (no toasts, no error marks) and the
+    unusable upload is removed."""
+
+    def analyse_upload(video: Any, heatmaps: bool, progress: gr.Progress = gr.Progress()):
+        if not video:
+            return (gr.skip(),) * 6
+        try:
+            shown, chart, files, summary = analyse(video, heatmaps, progress)
+        except gr.Error as err:
+            return None, None, None, None, f"**⚠ {err.message}**", 0.0
+        return gr.skip(), shown, chart, files, summary, settled_time(files[0])
+
+    return analyse_upload
 
 
 def _original_name(payload: Any) -> Optional[str]:
@@ -99,19 +135,38 @@ def build_video_tab(predictor: Predictor) -> None:
             video = gr.Video(sources=["upload"], label=f"Video ({APP_LIMITS.describe()})", height=320,
                              elem_id="video-input")
             heatmaps = gr.Checkbox(False, label="Heatmaps on the faces (Grad-CAM; slower)")
-            button = gr.Button("Analyse video", variant="primary")
         with gr.Column(min_width=300):
-            summary = gr.Markdown(VIDEO_WAITING, elem_id="video-summary")
+            summary = gr.Markdown(VIDEO_WAITING, label="Summary: frames analysed, faces seen, notes",
+                                  elem_id="video-summary")
             annotated = gr.Video(label="Annotated video", interactive=False, elem_id="video-result", height=320)
-            chart = gr.Image(label="Faces over time", type="filepath", interactive=False, elem_id="video-chart")
+            chart = gr.Image(label="Faces over time (chart)", type="filepath", interactive=False,
+                             elem_id="video-chart")
             files = gr.File(label="Per-frame results (JSON, CSV)", file_count="multiple", interactive=False,
                             elem_id="video-files")
-    limit_queue_group("video", waiting=VIDEO_QUEUE, per_session=2, message=VIDEO_BUSY)
-    analyse = video_handler(predictor)  # its name is the api_name of the private upload event
+    analyse = video_handler(predictor)
     outputs = [annotated, chart, files, summary]
-    button.click(analyse, [video, heatmaps], outputs, preprocess=False, concurrency_limit=VIDEO_JOBS,
-                 concurrency_id="video", api_name="video",
-                 api_description=f"Analyse a video file ({APP_LIMITS.describe()}): returns the annotated "
-                                 "video, a chart, the per-frame JSON and CSV, and a summary.")
-    video.upload(analyse, [video, heatmaps], outputs, preprocess=False, concurrency_limit=VIDEO_JOBS,
-                 concurrency_id="video", api_visibility="private")
+    jobs = dict(preprocess=False, concurrency_limit=VIDEO_JOBS, concurrency_id="video")
+    limit_queue_group("video", waiting=VIDEO_QUEUE, per_session=2, message=VIDEO_BUSY)
+    api_only = gr.Button("video (API only)", visible=False)
+    api_only.click(analyse, [video, heatmaps], outputs, api_name="video", **jobs,
+                   api_description=f"Analyse a video file ({APP_LIMITS.describe()}): returns the annotated "
+                                   "video, a chart, the per-frame JSON and CSV, and a summary.")
+    # analysed on upload (no button to press, none to press twice); "heatmaps" re-runs it
+    opens_at = gr.State(0.0)
+    gr.on([video.upload, heatmaps.input], page_handler(analyse), [video, heatmaps], [video] + outputs + [opens_at],
+          api_visibility="private", show_progress_on=outputs, **jobs
+          ).success(lambda at: gr.Video(playback_position=at), opens_at, annotated, api_visibility="private",
+                    show_progress="hidden")  # once the video is there (set with it, the player resets it to 0)
+    describe_input(video, f"The video file ({APP_LIMITS.describe()}); from Python: handle_file(path).")
+
+
+def describe_input(component: gr.components.Component, text: str) -> gr.components.Component:
+    """Give an input a one-line description on the API page (a file input otherwise shows Gradio's
+    generic FileData docstring there). An instance attribute, like live_tab.send_inline."""
+    original = component.api_info_as_input
+
+    def api_info_as_input() -> dict[str, Any]:
+        return {**original(), "additional_description": text}
+
+    component.api_info_as_input = api_info_as_input  # type: ignore[method-assign]
+    return component
