@@ -1,50 +1,31 @@
-"""The real app for targets 5-6 and the live browser figure: app.py as a subprocess on 127.0.0.1,
-and gradio_client clients that call its /predict."""
+"""The real app for targets 5-6 and the live browser figure: app.py started by
+maskdet.bench.localserver (the tests' launcher too), and gradio_client clients that call its /predict."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from maskdet.bench.paths import APP_FILE
-from maskdet.core.faces import YUNET_ENV
-from maskdet.core.predictor import MODEL_ENV
-from maskdet.bench.localserver import free_port, wait_until_answering
+from maskdet.bench.localserver import start_app, stdout_of
+from maskdet.config import STARTUP_LOG_ENV, STARTUP_PREFIX
+from maskdet.core.faces import DEFAULT_THRESHOLD
 from maskdet.core.numerics import PRECISION_ENV
-
-STARTUP_PREFIX = "maskdet-startup"
+from maskdet.core.prediction import DEFAULT_OPACITY
 
 
 class AppServer:
-    """app.py as a subprocess on 127.0.0.1; records start-up stamps printed by the app."""
+    """app.py on 127.0.0.1 (spawned at construction), printing its start-up stamps."""
 
     def __init__(self, model: Path, detector: Path, precision: str, workdir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        env = {**os.environ, MODEL_ENV: str(model), YUNET_ENV: str(detector), PRECISION_ENV: precision,
-               "GRADIO_SERVER_PORT": str(self.port), "GRADIO_TEMP_DIR": str(workdir / "gradio-tmp"),
-               "GRADIO_ANALYTICS_ENABLED": "False", "MASKDET_STARTUP_LOG": "1", "PYTHONUNBUFFERED": "1"}
-        env.pop("GRADIO_SERVER_NAME", None)
-        self.lines: list[str] = []
-        self.started = time.time()
-        self.process = subprocess.Popen([sys.executable, str(APP_FILE)], cwd=workdir, env=env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip())
+        self.app = start_app(model, detector, workdir, **{PRECISION_ENV: precision, STARTUP_LOG_ENV: "1",
+                                                          "PYTHONUNBUFFERED": "1"})
+        self.url, self.process, self.started = self.app.url, self.app.process, self.app.started
 
     def stamps(self) -> dict[str, float]:
         """Seconds since spawn at which the app printed each start-up stage."""
         found = {}
-        for line in list(self.lines):
+        for line in stdout_of(self.app.workdir).splitlines():
             parts = line.split()
             if len(parts) == 3 and parts[0] == STARTUP_PREFIX:
                 found[parts[1]] = float(parts[2]) - self.started
@@ -52,7 +33,7 @@ class AppServer:
 
     def wait_serving(self) -> float:
         """Seconds since spawn until the page answers."""
-        wait_until_answering(self.url, self.process, lambda: "\n".join(self.lines[-30:]))
+        self.app.wait_serving()
         return time.time() - self.started
 
     def rss_mb(self) -> float:
@@ -61,19 +42,14 @@ class AppServer:
         return psutil.Process(self.process.pid).memory_info().rss / 2**20
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        self.app.stop()
 
 
 def call_predict(client, photo: Path):
-    """One /predict call with the app's defaults (threshold 0.6, opacity 0.45, Grad-CAM on)."""
+    """One /predict call with the app's defaults (threshold, opacity), Grad-CAM on."""
     from gradio_client import handle_file
 
-    return client.predict(handle_file(str(photo)), 0.6, 0.45, True, api_name="/predict")
+    return client.predict(handle_file(str(photo)), DEFAULT_THRESHOLD, DEFAULT_OPACITY, True, api_name="/predict")
 
 
 def new_client(url: str):

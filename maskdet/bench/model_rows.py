@@ -19,6 +19,7 @@ from maskdet.render.drawing import draw_boxes, overlay_heatmap
 from maskdet.core.faces import crop
 from maskdet.core.gradcam import GradCam
 from maskdet.core.images import load_image, resize_square
+from maskdet.core.prediction import DEFAULT_OPACITY
 from maskdet.core.predictor import Predictor
 
 
@@ -74,7 +75,7 @@ def end_to_end_rows(report: Report, predictor: Predictor, naive: NaiveGradCam, p
         prediction = predictor.predict(photo)
         start = time.perf_counter()
         prediction.annotated()
-        prediction.overlays(0.45)
+        prediction.overlays(DEFAULT_OPACITY)
         for stage, ms in {**prediction.timings_ms, "draw": (time.perf_counter() - start) * 1000}.items():
             stages.setdefault(stage, []).append(ms)
 
