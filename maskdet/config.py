@@ -46,3 +46,12 @@ MIN_FACE_SIZE = 24
 """Faces whose detector box is narrower or shorter than this many pixels are "too small to judge":
 drawn grey, counted as neither (the classifier sees them upscaled from a few pixels, and nobody can
 check the verdict by eye). See README, "How faces are found"."""
+
+UPLOAD_LIMIT_BYTES = 10 * 1024 * 1024
+"""The web app's upload limit, 10 MB: Gradio's max_file_size, the request guard's body cap, inline
+(data URL) images and video files; the About/API text states it."""
+
+STARTUP_LOG_ENV = "MASKDET_STARTUP_LOG"
+STARTUP_PREFIX = "maskdet-startup"
+"""With STARTUP_LOG_ENV set, the app prints `maskdet-startup STAGE TIME` lines (maskdet.web.startup);
+the benchmark reads them (maskdet.bench.app_server)."""

@@ -22,6 +22,8 @@ from typing import Iterator, Optional, Union
 import av
 import numpy as np
 
+from maskdet.config import UPLOAD_LIMIT_BYTES
+
 VIDEO_EXTENSIONS: frozenset[str] = frozenset({".mp4", ".m4v", ".mov", ".webm", ".mkv"})
 VIDEO_CODECS: frozenset[str] = frozenset({"h264", "hevc", "vp8", "vp9", "av1", "mpeg4"})
 """Video codecs decoded (what phones, browsers and screen recorders write)."""
@@ -46,7 +48,7 @@ class VideoError(ValueError):
 class VideoLimits:
     """What a video may be: file size (None: any), duration and resolution (either orientation)."""
 
-    max_bytes: Optional[int] = 10 * 1024 * 1024
+    max_bytes: Optional[int] = UPLOAD_LIMIT_BYTES
     max_seconds: float = 60.0
     max_long_side: int = 1920
     max_short_side: int = 1080
@@ -59,7 +61,7 @@ class VideoLimits:
 
 
 APP_LIMITS = VideoLimits()
-"""The web app's limits: 10 MB is the app's upload limit (maskdet.web.guard caps request bodies to it)."""
+"""The web app's limits: the app's upload limit (maskdet.web.guard caps request bodies to it)."""
 CLI_LIMITS = VideoLimits(max_bytes=None, max_seconds=600.0)
 """The command line reads local files: no size limit, ten minutes."""
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Optional, Union
 
 import anyio
-from gradio.utils import _parse_file_size, get_upload_folder
+from gradio.utils import get_upload_folder
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
@@ -79,10 +79,10 @@ def body_limit(max_file_bytes: int) -> int:
     return math.ceil(max_file_bytes / 3) * 4 + BODY_SLACK
 
 
-def request_guard(max_file_size: Union[str, int]) -> dict[str, list[Middleware]]:
-    """launch() app_kwargs that install RequestGuard for an app with this max_file_size."""
+def request_guard(max_file_size: int) -> dict[str, list[Middleware]]:
+    """launch() app_kwargs that install RequestGuard for an app with this max_file_size (bytes)."""
     budget_mb = int(os.environ.get(UPLOAD_BUDGET_ENV, DEFAULT_UPLOAD_BUDGET_MB))
-    limit = body_limit(_parse_file_size(max_file_size))
+    limit = body_limit(max_file_size)
     return {"middleware": [Middleware(RequestGuard, max_body_bytes=limit, upload_budget=budget_mb * 1024 * 1024)]}
 
 

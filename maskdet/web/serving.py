@@ -43,13 +43,13 @@ from gradio.queueing import Queue
 from gradio.utils import get_upload_folder
 from PIL import Image
 
+from maskdet.config import UPLOAD_LIMIT_BYTES
+
 WEBP_MAX_SIDE = 16383
 """Result images with a longer side are written as PNG (WebP cannot encode them). WebP is written
 with method=0, its fastest encoder: 19 -> ~3 ms per 640x480 image, which lets 4 concurrent users
 get ~1.8x one user's throughput instead of ~1.6x on 2 cores."""
 
-DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
-"""Data URLs may carry at most the app's upload limit (max_file_size); this when none is set."""
 NOT_UPLOADED = "Could not read that image: it was not uploaded to this app. Upload the file instead."
 """The one answer for every path that is not an upload: whether the file exists is not revealed."""
 THRESHOLD_RANGE = (0.3, 0.95)
@@ -99,7 +99,7 @@ def upload_path(path: Any, root: Union[str, Path, None] = None) -> str:
 def _upload_limit() -> int:
     blocks = LocalContext.blocks.get(None)
     limit = getattr(blocks, "max_file_size", None)
-    return int(limit) if limit else DEFAULT_UPLOAD_LIMIT
+    return int(limit) if limit else UPLOAD_LIMIT_BYTES  # no running app: the app's own limit
 
 
 def _data_url_bytes(url: str, max_bytes: int) -> bytes:

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import os
 
+from maskdet.config import UPLOAD_LIMIT_BYTES
+
 ON_SPACES = bool(os.environ.get("SPACE_ID"))
 """Hugging Face Spaces sets SPACE_ID; the Share buttons only work there."""
 IMAGE_BUTTONS = ["download", "fullscreen"] + (["share"] if ON_SPACES else [])
-MAX_FILE_SIZE = "10mb"
+MAX_FILE_SIZE = UPLOAD_LIMIT_BYTES
+"""Gradio's max_file_size, in bytes (maskdet.config.UPLOAD_LIMIT_BYTES)."""
 CONCURRENCY_LIMIT = 2
 """Requests computed at once: one per core of a 2-vCPU machine (a free Space)."""
 QUEUE_SIZE = 32
@@ -22,6 +25,3 @@ CACHE_MAX_AGE_S = int(os.environ.get("MASKDET_CACHE_MAX_AGE", "1800"))
 DELETE_CACHE = (max(1, CACHE_MAX_AGE_S // 2), CACHE_MAX_AGE_S)
 """Gradio's delete_cache (every, older than) in seconds."""
 CACHE_MINUTES = max(1, CACHE_MAX_AGE_S // 60)
-STARTUP_LOG_ENV = "MASKDET_STARTUP_LOG"
-STARTUP_PREFIX = "maskdet-startup"
-"""With STARTUP_LOG_ENV set, the app prints `maskdet-startup STAGE TIME` lines (read by maskdet.bench)."""

@@ -6,10 +6,10 @@ import os
 import sys
 import time
 
+from maskdet.config import STARTUP_LOG_ENV, STARTUP_PREFIX
 from maskdet.core.model import ModelFileError
 from maskdet.core.numerics import PrecisionError
 from maskdet.core.predictor import Predictor, assume_frozen_weights
-from maskdet.web.settings import STARTUP_LOG_ENV, STARTUP_PREFIX
 
 
 def startup_mark(stage: str) -> None:
