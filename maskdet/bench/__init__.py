@@ -10,8 +10,8 @@ Run it as `maskdet bench` (or `python -m maskdet bench`) (options: maskdet.bench
 - model_rows, batching_rows: targets 1, 3, 4 and target 2, in this process.
 - app_server, app_rows: app.py as a subprocess and its clients; targets 5 and 6 against it.
 - stream, live, live_browser: the live and video figures L1-L3 on a generated stream.
-- localserver, synthvideo: helpers the benchmark and the tests share (a free port and waiting for a
-  server; generated test videos).
+- localserver, synthvideo: helpers the benchmark and the tests share (the one launcher of app.py on a
+  free loopback port; generated test videos).
 
 Layer: top, beside maskdet.web (which it starts as a subprocess, never imports); may import
 training, evaluation, data, video, core, render and config.

@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 from maskdet.bench.paths import APP_FILE
-from maskdet.core.faces import YUNET_ENV
-from maskdet.core.predictor import MODEL_ENV
 
 START_TIMEOUT_S = 180.0
 TEMP_FOLDER = "tmp"
@@ -65,6 +63,9 @@ def stderr_of(workdir: Path) -> str:
 
 def app_env(model: Path, detector: Optional[Path], workdir: Path, port: int, **extra: str) -> dict[str, str]:
     """Environment for one app process: this model and detector, loopback only, its own temp folder."""
+    from maskdet.core.faces import YUNET_ENV  # here: importing this module stays light (no TensorFlow)
+    from maskdet.core.predictor import MODEL_ENV
+
     env = {**os.environ, MODEL_ENV: str(model), "GRADIO_SERVER_PORT": str(port),
            "GRADIO_TEMP_DIR": str(workdir / TEMP_FOLDER), "GRADIO_ANALYTICS_ENABLED": "False",
            "TF_CPP_MIN_LOG_LEVEL": "2", **extra}
