@@ -132,3 +132,50 @@ def test_install_replaces_the_sweep_gradio_schedules(monkeypatch):
     monkeypatch.setattr(route_utils, "delete_files_created_by_app", serving._gradio_sweep)
     serving.install_safe_cache_sweep()
     assert route_utils.delete_files_created_by_app is serving.safe_cache_sweep
+
+
+def test_gradio_schedule_and_shutdown_call_the_sweep_by_its_module_name(monkeypatch):
+    """install_safe_cache_sweep relies on Gradio looking up route_utils.delete_files_created_by_app
+    when its delete_cache schedule and its shutdown run (not binding it at import)."""
+    import asyncio
+
+    calls = []
+    monkeypatch.setattr(route_utils, "delete_files_created_by_app", lambda blocks, age: calls.append(age))
+    app = SimpleNamespace(get_blocks=lambda: "blocks")
+
+    async def one_round() -> None:
+        task = asyncio.create_task(route_utils.delete_files_on_schedule(app, 0, 7))
+        while not calls:
+            await asyncio.sleep(0.01)
+        task.cancel()
+
+    asyncio.run(one_round())
+    assert calls[0] == 7
+    assert "delete_files_created_by_app" in route_utils._lifespan_handler.__wrapped__.__code__.co_names
+
+
+def _session_value_after_a_request(value: str):
+    """What Gradio's per-session state records of one request's input (its deep-link copy)."""
+    import asyncio
+
+    from gradio import state_holder
+
+    with gr.Blocks() as demo:
+        box, out = gr.Textbox(), gr.Textbox()
+        box.submit(lambda text: text[:3], box, out)
+    state = state_holder.SessionState(demo)
+    asyncio.run(demo.preprocess_data(next(iter(demo.fns.values())), [value], state))
+    return state.config_values[box._id]["props"].get("value")
+
+
+def test_gradio_keeps_each_input_in_session_state_and_the_lean_state_does_not(monkeypatch):
+    """install_lean_session_state relies on Blocks.preprocess_data recording inputs only through
+    SessionState._update_value_in_config (Gradio 6.31 offers no option to turn that copy off)."""
+    from gradio import state_holder
+
+    monkeypatch.setattr(state_holder.SessionState, "_update_value_in_config",
+                        state_holder.SessionState._update_value_in_config)  # restored after the test
+    large = "x" * 100_000
+    assert _session_value_after_a_request(large) == large  # Gradio keeps it, for deep links
+    serving.install_lean_session_state()
+    assert _session_value_after_a_request(large) != large

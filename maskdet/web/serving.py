@@ -244,7 +244,13 @@ def _remove_stale_empty_folders(age: Optional[int]) -> None:
 
 
 def install_safe_cache_sweep() -> None:
-    """Make Gradio's delete_cache schedule (and its shutdown clean-up) use safe_cache_sweep."""
+    """Make Gradio's delete_cache schedule (and its shutdown clean-up) use safe_cache_sweep.
+
+    Gap upstream (Gradio 6.31, gradio/route_utils.py): delete_files_created_by_app iterates each live
+    temp_file_set (its comment says it copies; it does not), delete_files_on_schedule has no try, so
+    one "Set changed size during iteration" ends the schedule, and emptied per-file folders stay.
+    delete_cache has no hook for another sweep, so the module attribute is replaced: the schedule and
+    the shutdown look it up by name when they run (tests/test_serving.py pins both, and the bug)."""
     route_utils.delete_files_created_by_app = safe_cache_sweep
 
 
@@ -253,7 +259,12 @@ def install_lean_session_state() -> None:
 
     Gradio keeps them only to build deep links, which this app does not offer, and keeps up to
     state_session_capacity (10,000) sessions: every API call with a large data URL (or any large
-    value) stayed in memory until 10,000 newer sessions had pushed it out."""
+    value) stayed in memory until 10,000 newer sessions had pushed it out.
+
+    Gap upstream (Gradio 6.31, gradio/blocks.py): Blocks.preprocess_data and postprocess_data always
+    copy each value into SessionState.config_values for the /gradio_api/deep_link route; only
+    gr.Interface has a deep_link switch, and it hides the button without stopping the copy. Hence the
+    patch; tests/test_serving.py pins that the copy goes through this one method."""
     method = getattr(state_holder.SessionState, "_update_value_in_config", None)
     if method is None:  # a Gradio upgrade renamed it: fail at start-up, not silently
         raise RuntimeError("gradio.state_holder.SessionState._update_value_in_config is gone")
