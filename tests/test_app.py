@@ -325,10 +325,12 @@ IN_VIEW = """(selector) => [...document.querySelectorAll(selector)].map(el => {
 
 
 def test_browser_examples_are_a_strip_on_the_first_screen(screen):
+    from maskdet.web.photo_tab import EXAMPLES
+
     assert screen.evaluate("window.scrollY") == 0
     shot(screen, "examples-on-arrival")
     shown = screen.evaluate(IN_VIEW, "#examples tbody tr")
-    assert len(shown) == 6 and all(shown), shown  # every thumbnail on arrival, without scrolling
+    assert len(shown) == len(EXAMPLES) and all(shown), shown  # every thumbnail on arrival, without scrolling
     assert screen.locator("#examples").get_by_text("the model gets it wrong").is_visible()
 
 

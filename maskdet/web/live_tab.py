@@ -174,15 +174,19 @@ LIVE_STATE_JS = """(text) => {
     const button = document.querySelector('#live-camera button[aria-label="capture photo"]');
     if (!button) return;
     const recording = () => /Stop/.test(button.innerText);
+    const sayStopped = () => { const readout = document.querySelector('#live-readout .prose');
+        if (readout && button.dataset.maskdetStopped) readout.innerHTML = '<p><strong>Stopped</strong> by you. '
+            + 'Press <strong>Record</strong> under the camera to start again.</p>'; };
     if (!button.dataset.maskdetWatched) {
         button.dataset.maskdetWatched = '1';
         button.addEventListener('click', () => {
-            if (!recording() || button.dataset.maskdetLimit) { delete button.dataset.maskdetLimit; return; }
-            setTimeout(() => { const readout = document.querySelector('#live-readout .prose');
-                if (readout) readout.innerHTML = '<p><strong>Stopped</strong> by you. Press <strong>Record</strong> '
-                    + 'under the camera to start again.</p>'; }, 800);
+            if (!recording()) { delete button.dataset.maskdetStopped; return; }  // Record: a new run
+            if (button.dataset.maskdetLimit) { delete button.dataset.maskdetLimit; return; }
+            button.dataset.maskdetStopped = '1';
+            setTimeout(sayStopped, 800);
         }, true);
     }
+    if (button.dataset.maskdetStopped && !recording()) setTimeout(sayStopped, 50);  // a late frame's readout
     if (/^\\*?\\*?Stopped/.test(text || '') && recording()) { button.dataset.maskdetLimit = '1'; button.click(); }
 }"""
 """The run's state, plainly: when the server says the run is over, press the camera's Stop button

@@ -46,17 +46,18 @@ PHOTO_CSS = """
 #examples .table-wrap, #examples table, #examples tbody { display: block; border: none; overflow: visible;
     padding: 0 !important; margin: 0 !important; }
 #examples tbody { display: flex; flex-wrap: wrap; gap: 6px; }
-#examples tr { display: flex; flex-direction: column; width: 84px; cursor: pointer; background: none !important;
+#examples tr { display: flex; flex-direction: column; width: 76px; cursor: pointer; background: none !important;
     padding: 0 !important; margin: 0 !important; }
 #examples td .container { width: 100%; height: auto; border: none; margin: 0; }
 #examples td { display: block; padding: 0 !important; margin: 0 !important; max-width: none !important; border: none; }
-#examples td img { width: 84px; height: 56px; object-fit: cover; }
-#examples td.textbox div { font-size: 12px; line-height: 1.25; --local-text-width: 84px !important; }
+#examples td img { width: 76px; height: 52px; object-fit: cover; }
+#examples td.textbox div { font-size: 12px; line-height: 1.25; --local-text-width: 76px !important; }
 #heatmaps .caption-label { white-space: normal; overflow: visible; text-overflow: clip; max-width: calc(100% - 8px); }
 #result-image .icon-button-wrapper { position: static; justify-content: flex-end; margin: 0 0 4px auto;
     width: fit-content; }
 @media (max-width: 640px) { #photo { height: 220px !important; }
-    #examples tr { width: calc(33.3% - 4px); } #examples td img { width: 100%; height: 48px; } }
+    #examples tr { width: calc(25% - 5px); } #examples td img { width: 100%; height: 44px; }
+    #examples td.textbox div { font-size: 11px; } }
 #heatmaps .grid-container:has(> :nth-child(2):last-child) { grid-template-columns: repeat(2, minmax(0, 1fr)) !important; }
 #heatmaps .grid-container { grid-template-columns: repeat(3, minmax(0, 1fr)) !important;
     grid-template-rows: none !important; grid-auto-rows: auto !important; }
