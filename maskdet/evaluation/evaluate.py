@@ -30,7 +30,7 @@ from maskdet.core.gradcam import GradCam
 from maskdet.core.model import ModelFileError, inference_copy, load_model, model_info
 from maskdet.evaluation.pointing import pointing_game
 from maskdet.data.recrop import optional_locator
-from maskdet.evaluation.report import per_source_table
+from maskdet.evaluation.report import confusion_table, per_source_table
 from maskdet.evaluation.stress import CONDITIONS, stress_images
 
 
@@ -41,10 +41,11 @@ def predict_logits(model: keras.Model, images: np.ndarray, batch_size: int = 64)
 
 
 def evaluate_split(
-    model: keras.Model, dataset: LoadedDataset, split: str, out_dir: Optional[Path] = None
+    model: keras.Model, dataset: LoadedDataset, split: Optional[str], out_dir: Optional[Path] = None
 ) -> dict:
     """Metrics on one split (never the training split for reported results); plots into out_dir."""
     images, labels = dataset.subset(split)
+    split = split or "all"
     if len(labels) == 0:
         raise DatasetError(f"the '{split}' split is empty")
     info = model_info(model)
@@ -69,7 +70,7 @@ def evaluate_split(
     return metrics
 
 
-def split_predictions(model: keras.Model, dataset: LoadedDataset, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def split_predictions(model: keras.Model, dataset: LoadedDataset, split: Optional[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Calibrated probabilities, true labels and source names of every image of `split` (one pass)."""
     index = dataset.indices(split)
     if len(index) == 0:
@@ -132,6 +133,10 @@ def markdown_report(metrics: dict) -> str:
         parts += ["\n### sources the model was trained on (their held-out split)\n", per_source_table(seen)]
     if unseen:
         parts += ["\n### sources the model never saw\n", per_source_table(unseen)]
+    parts += ["\n### confusion matrix (rows: true class, columns: predicted)\n",
+              confusion_table(metrics["confusion_matrix"], CLASS_NAMES)]
+    for name, source in metrics["per_source"].items():
+        parts += [f"\n#### {name}\n", confusion_table(source["confusion_matrix"], CLASS_NAMES)]
     if "stress" in metrics:
         parts += ["\n### stress set\n", per_source_table(metrics["stress"], "condition")]
     if "pointing" in metrics:
@@ -148,7 +153,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--data", type=Path, nargs="+", required=True,
                         help="sources (folders with with_mask/ and/or without_mask/) or roots of sources; "
                              "sources missing from the split file are scored as never seen")
-    parser.add_argument("--split", choices=("test", "val", "train"), default="test")
+    parser.add_argument("--split", choices=("test", "val", "train", "all"), default="test",
+                        help="which split to score; all: every image (only for sources or classes the model "
+                             "never saw, e.g. real worn-wrong faces left out of training with --real-worn-wrong 0)")
+    parser.add_argument("--sources", nargs="+", help="score only these sources (folder names)")
     parser.add_argument("--split-csv", type=Path, help="split file (default: split.csv next to the model)")
     parser.add_argument("--out", type=Path, help="folder for plots and metrics (default: next to the model)")
     parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
@@ -174,22 +182,23 @@ def main(argv: Optional[list[str]] = None) -> int:
             raise DatasetError(f"split file not found: {split_csv} (pass --split-csv)")
         dataset = load_dataset(args.data, model_info(model).input_size, split_csv=split_csv,
                                locator=optional_locator(args.recrop, args.detector), crop_scale=args.crop_scale,
-                               both_classes=False)
+                               both_classes=False, include=args.sources)
+        split = None if args.split == "all" else args.split
         out_dir = args.out or args.model.parent / "evaluation"
         if args.precision != "float32" and not args.out:
             out_dir = out_dir / args.precision  # never overwrite the reference float32 figures
         served = inference_copy(model, args.precision)
-        metrics = evaluate_split(served, dataset, args.split, out_dir)
-        probs, labels, sources = split_predictions(served, dataset, args.split)
+        metrics = evaluate_split(served, dataset, split, out_dir)
+        probs, labels, sources = split_predictions(served, dataset, split)
         metrics["per_source"] = metrics_by_source(dataset, probs, labels, sources)
         if args.split == "val":
             metrics["unsure_band"] = unsure_band_report(probs, labels)
         if args.stress:
-            metrics["stress"] = stress_metrics(served, dataset, args.split)
+            metrics["stress"] = stress_metrics(served, dataset, split)
         if args.pointing:
-            metrics["pointing"] = pointing_metrics(model, dataset, args.split, args.gradcam_layer)
+            metrics["pointing"] = pointing_metrics(model, dataset, split, args.gradcam_layer)
             metrics["pointing_layer"] = args.gradcam_layer
-            index = dataset.indices(args.split)
+            index = dataset.indices(split)
             heatmap_sheet(GradCam(inference_copy(model, "float32"), args.gradcam_layer), dataset.images[index],
                           dataset.labels[index], dataset.landmarks[index], out_dir / f"heatmaps_{args.split}.png")
     except (ModelFileError, DatasetError) as err:

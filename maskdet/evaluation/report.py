@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from typing import Mapping
 
-COLUMNS = ("images", "accuracy", "recall no_mask", "recall mask", "ROC AUC", "ECE", "confident errors")
+COLUMNS = ("images", "accuracy", "mask vs no mask", "recall no_mask", "recall mask", "recall worn_wrong",
+           "worn wrong called mask", "ROC AUC", "ECE", "confident errors")
 
 
 def _percent(value: float) -> str:
@@ -13,12 +14,16 @@ def _percent(value: float) -> str:
 
 
 def metrics_row(name: str, metrics: Mapping) -> str:
-    """One table row: accuracy, recall per class, AUC, ECE and confident errors of a metrics dict."""
-    recall = metrics["per_class"]
+    """One table row: accuracy (all classes, and mask vs no mask alone), recall per class, how often a
+    mask worn wrong is called "mask", AUC, ECE and confident errors of a metrics dict."""
+    recall = {name: figures["recall"] for name, figures in metrics["per_class"].items()}
     auc = metrics["roc_auc"]
-    cells = [name, str(metrics["n_images"]), _percent(metrics["accuracy"]), _percent(recall["no_mask"]["recall"]),
-             _percent(recall["mask"]["recall"]), "–" if math.isnan(auc) else f"{auc:.3f}",
-             _percent(metrics["ece"]), _percent(metrics.get("confident_errors", float("nan")))]
+    cells = [name, str(metrics["n_images"]), _percent(metrics["accuracy"]),
+             _percent(metrics.get("accuracy_mask_vs_no_mask", float("nan"))),
+             *(_percent(recall.get(cls, float("nan"))) for cls in ("no_mask", "mask", "worn_wrong")),
+             _percent(metrics.get("worn_wrong_called_mask", float("nan"))),
+             "–" if math.isnan(auc) else f"{auc:.3f}", _percent(metrics["ece"]),
+             _percent(metrics.get("confident_errors", float("nan")))]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -27,3 +32,11 @@ def per_source_table(by_source: Mapping[str, Mapping], title: str = "source") ->
     header = f"| {title} | " + " | ".join(COLUMNS) + " |"
     rule = "|" + "---|" * (len(COLUMNS) + 1)
     return "\n".join([header, rule] + [metrics_row(name, metrics) for name, metrics in by_source.items()])
+
+
+def confusion_table(matrix: list[list[int]], class_names: tuple[str, ...]) -> str:
+    """A confusion matrix as markdown: rows the true class, columns the predicted one."""
+    header = "| true \\ predicted | " + " | ".join(class_names) + " |"
+    rule = "|" + "---|" * (len(class_names) + 1)
+    rows = [f"| {name} | " + " | ".join(str(v) for v in row) + " |" for name, row in zip(class_names, matrix)]
+    return "\n".join([header, rule, *rows])

@@ -74,8 +74,8 @@ class VideoResult:
     """Wall time of the frames alone: decode -> detect -> classify -> track -> draw -> encode."""
 
     def headline(self) -> str:
-        """E.g. '150 frames analysed over 10.0 s: faces in 150; at most 2 with mask and 1 without at once'
-        (and '1 worn wrong' when any face was)."""
+        """E.g. '150 frames analysed over 10.0 s: faces in 150 of 150 frames; at most 2 with mask and 1
+        without at once' (and '1 worn wrong' when any face was)."""
         span = self.frames[-1].time_s - self.frames[0].time_s + 1 / self.fps if self.frames else 0.0
         text = f"{len(self.frames)} frames analysed over {span:.1f} s"
         with_faces = sum(bool(record.faces) for record in self.frames)
@@ -83,7 +83,7 @@ class VideoResult:
             return f"{text}: no face found, so no verdict"
         most = {key: max(record.counts()[key] for record in self.frames) for key in COUNTS}
         worn = f", {most['worn_wrong']} worn wrong" if most["worn_wrong"] else ""
-        return (f"{text}: faces in {with_faces}; at most {most['masked']} with mask{worn} and "
+        return (f"{text}: faces in {with_faces} of {len(self.frames)} frames; at most {most['masked']} with mask{worn} and "
                 f"{most['unmasked']} without at once")
 
     def summary(self) -> dict:

@@ -50,12 +50,8 @@ def result_folder() -> Path:
 
 
 def video_markdown(result: VideoResult) -> str:
-    """The headline in bold (saying of how many frames "faces in N" is), then the notes (e.g. a
-    truncated end) as bullets."""
-    with_faces = sum(bool(record.faces) for record in result.frames)
-    headline = result.headline().replace(f"faces in {with_faces};",
-                                         f"faces in {with_faces} of {len(result.frames)} frames;", 1)
-    return "\n".join([f"**{headline}**"] + [f"- {note}" for note in result.notes])
+    """The headline in bold, then the notes (e.g. a truncated end) as bullets."""
+    return "\n".join([f"**{result.headline()}**"] + [f"- {note}" for note in result.notes])
 
 
 def settled_time(json_path: str) -> float:
