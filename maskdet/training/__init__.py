@@ -1,5 +1,6 @@
 """Training: train (`maskdet train`, resumable) and crossval (`maskdet crossval`, held-out-source
-folds).
+folds). train's parts: recipe (its options and their defaults), checkpoints (the files --resume
+reads), report (what a finished run writes: model.keras, metrics.json, curves).
 
 Layer: may import maskdet.evaluation and everything below it (data, video, core, render, config);
 never web or bench.

@@ -24,6 +24,8 @@ from typing import Optional
 import numpy as np
 
 from maskdet.training import train
+from maskdet.training.checkpoints import CHECKPOINT
+from maskdet.training.recipe import face_locator, parse_args
 from maskdet.data.dataset import DatasetError, load_dataset
 from maskdet.evaluation.evaluate import metrics_by_source, split_predictions, unsure_band_report
 from maskdet.core.model import ModelFileError, load_model, model_info
@@ -73,7 +75,7 @@ def run_fold(name: str, held_out: tuple[str, ...], data: list[Path], out: Path, 
         print(f"fold {name}: reusing {model_file}", file=sys.stderr)
         return model_file
     argv = ["--data", *map(str, data), "--out", str(fold_dir), "--exclude-sources", *held_out, *train_args]
-    if (fold_dir / train.CHECKPOINT).is_file():
+    if (fold_dir / CHECKPOINT).is_file():
         argv.append("--resume")
     print(f"fold {name}: training without {', '.join(held_out)}", file=sys.stderr, flush=True)
     code = train.main(argv)
@@ -86,10 +88,10 @@ def score_fold(model_file: Path, held_out: tuple[str, ...], data: list[Path],
                train_args: list[str]) -> tuple[dict, tuple[np.ndarray, np.ndarray]]:
     """split -> source -> metrics of the fold's model on its held-out sources, cropped as in training;
     also the val split's P(mask) and labels, for choosing the unsure band on unseen sources."""
-    options = train.parse_args(["--data", *map(str, data), *train_args])
+    options = parse_args(["--data", *map(str, data), *train_args])
     model = load_model(model_file)
     dataset = load_dataset(data, model_info(model).input_size, split_csv=model_file.with_name("split.csv"),
-                           locator=train.face_locator(options), crop_scale=options.crop_scale, include=held_out,
+                           locator=face_locator(options), crop_scale=options.crop_scale, include=held_out,
                            both_classes=False)
     predictions = {split: split_predictions(model, dataset, split) for split in SPLITS}
     metrics = {split: metrics_by_source(dataset, *predictions[split]) for split in SPLITS}
