@@ -4,10 +4,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from maskdet.data.dataset import (
-    DatasetError, Sample, load_dataset, name_family, perceptual_hashes, read_split_csv, scan_dataset,
-    write_split_csv,
-)
+from maskdet.data.dataset import load_dataset
+from maskdet.data.grouping import name_family, perceptual_hashes
+from maskdet.data.samples import DatasetError, Sample, scan_dataset
+from maskdet.data.splitting import read_split_csv, write_split_csv
 from tests.conftest import make_dataset, synthetic_face
 
 

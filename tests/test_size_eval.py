@@ -1,7 +1,8 @@
 """The minimum-face-size measurement reads one source's rows from a split file of several."""
 
 from maskdet.evaluation import size_eval
-from maskdet.data.dataset import load_dataset, source_roots, write_split_csv
+from maskdet.data.dataset import load_dataset, source_roots
+from maskdet.data.splitting import write_split_csv
 
 
 def test_size_eval_uses_only_the_named_source_of_a_multi_source_split(tiny_sources, tiny_model_file, tmp_path, capsys):
