@@ -136,3 +136,119 @@ def test_confirmation_crop_pads_outside_the_image():
     square = faces.confirmation_crop(image, (0, 0, 20, 20))
     assert square.shape == (faces.CONFIRM_SIZE, faces.CONFIRM_SIZE, 3)
     assert square[0, 0].tolist() == [127, 127, 127] and square[-1, -1].tolist() == [255, 255, 255]
+
+
+def _face(box, score, landmarks=()):
+    width, height = 640, 480
+    return faces.Face(box=box, crop_box=square_crop_box(box, width, height), score=score, landmarks=landmarks)
+
+
+def test_faces_found_on_the_mirrored_image_map_back_with_landmarks_in_order():
+    found = faces.Face(box=(20, 30, 60, 80), crop_box=(10, 25, 70, 85), score=0.8,
+                       landmarks=((30, 45), (50, 45), (40, 58), (32, 70), (48, 70)))
+    (back,) = faces.mirror_faces([found], 200)
+    assert back.box == (140, 30, 180, 80) and back.crop_box == (130, 25, 190, 85) and back.score == 0.8
+    # the person's right eye (the image's left) is still the first landmark, the mouth corners likewise
+    assert back.landmarks == ((150, 45), (170, 45), (160, 58), (152, 70), (168, 70))
+    assert faces.mirror_faces([back], 200) == [found]
+
+
+def test_merge_keeps_one_face_per_person_with_its_own_landmarks():
+    points = ((110, 120), (135, 120), (122, 135), (112, 148), (133, 148))
+    strong = _face((100, 100, 150, 160), 0.9, points)
+    again = _face((104, 98, 152, 158), 0.6, tuple((x + 3, y) for x, y in points))  # the other search's box
+    shifted = _face((112, 108, 160, 170), 0.5)  # overlaps little, but its centre lies in the strong box
+    other = _face((300, 100, 340, 150), 0.7, points)
+    assert faces.merge_faces([again, other, shifted, strong]) == [strong, other]
+    assert faces.merge_faces([]) == []
+    small_near = _face((140, 150, 150, 160), 0.8)  # a face a fifth the size at the edge: another person
+    assert faces.merge_faces([strong, small_near]) == [strong, small_near]
+
+
+def _two_faces_canvas() -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+    """A 640x480 photo with a large masked face and a small unmasked one (x, y, side of each paste)."""
+    canvas = Image.new("RGB", (640, 480), (120, 130, 120))
+    pasted = [(40, 60, 260), (420, 300, 60)]
+    for (x, y, side), name in zip(pasted, ("astronaut_mask.jpg", "astronaut_no_mask.jpg")):
+        canvas.paste(Image.open(EXAMPLES / name).convert("RGB").resize((side, side)), (x, y))
+    return np.asarray(canvas), pasted
+
+
+def test_photos_are_searched_at_two_scales_and_merged_live_frames_once(yunet_file, monkeypatch):
+    detector = FaceDetector.load(yunet_file)
+    image, pasted = _two_faces_canvas()
+    scales = []
+    raw = detector.detect_raw
+    monkeypatch.setattr(detector, "detect_raw",
+                        lambda img, thr, scale=None: scales.append(scale) or raw(img, thr, scale))
+    found = detector.detect(image)
+    assert scales == [2.0, 1.0]  # a small photo: enlarged, and at its own size
+    assert len(found) == 2  # each face once, although both searches found both
+    for x, y, side in pasted:
+        (face,) = [f for f in found if x <= (f.box[0] + f.box[2]) / 2 <= x + side]
+        assert len(face.landmarks) == 5 and all(x <= px <= x + side for px, _ in face.landmarks)
+    assert [f.score for f in found] == sorted((f.score for f in found), reverse=True)
+    scales.clear()
+    detector.detect(image, scale=faces.stream_scale(480, 640, 960))  # a live or video frame: one search
+    assert scales == [1.0]
+    scales.clear()
+    detector.detect(np.zeros((600, 800, 3), np.uint8))  # a larger photo is not enlarged: one search
+    assert scales == [1.0]
+
+
+def test_weak_detections_may_be_confirmed_by_the_mirrored_recrop(yunet_file, monkeypatch):
+    detector = FaceDetector.load(yunet_file)
+    image, face = np.zeros((100, 100, 3), np.uint8), _face((10, 10, 40, 40), 0.5)
+    looks = []
+
+    def scores(plain, mirrored):
+        def confirm_score(img, f, mirrored_crop=False):
+            looks.append(mirrored_crop)
+            return mirrored if mirrored_crop else plain
+        monkeypatch.setattr(detector, "confirm_score", lambda img, f, mirrored=False: confirm_score(img, f, mirrored))
+
+    scores(0.2, 0.65)
+    assert detector.confirmed(image, face) and looks == [False, True]
+    looks.clear()
+    scores(0.7, 0.0)
+    assert detector.confirmed(image, face) and looks == [False]  # the mirrored look only when needed
+    scores(0.3, 0.5)
+    assert not detector.confirmed(image, face)
+    scores(0.2, 0.65)
+    looks.clear()
+    assert not detector.confirmed(image, face, mirrored_too=False) and looks == [False]  # the cheap path
+
+
+def test_live_frames_keep_the_cheap_rule_photos_the_mirrored_look(yunet_file, monkeypatch):
+    detector = FaceDetector.load(yunet_file)
+    image, _ = _two_faces_canvas()
+    calls = []
+    confirmed = detector.confirmed
+    monkeypatch.setattr(detector, "confirmed",
+                        lambda img, f, mirrored_too=True: calls.append(mirrored_too) or confirmed(img, f, mirrored_too))
+    monkeypatch.setattr(faces, "SURE_SCORE", 1.01)  # every detection is weak: each one is re-checked
+    detector.detect(image, scale=1.0)
+    assert calls and not any(calls)
+    calls.clear()
+    detector.detect(image)
+    assert calls and all(calls)
+
+
+def test_mirrored_recrop_scores_the_mirrored_face(yunet_file):
+    detector = FaceDetector.load(yunet_file)
+    photo = np.asarray(Image.open(EXAMPLES / "astronaut_mask.jpg").convert("RGB"))
+    (face,) = detector.detect(photo)
+    assert detector.confirm_score(photo, face, mirrored=True) >= faces.CONFIRM_SCORE
+    flipped = np.ascontiguousarray(photo[:, ::-1])
+    (flipped_face,) = faces.mirror_faces([face], photo.shape[1])
+    assert detector.confirm_score(flipped, flipped_face, mirrored=True) == pytest.approx(
+        detector.confirm_score(photo, face), abs=0.02)
+
+
+def test_no_faces_on_face_free_textures_either_path(yunet_file):
+    from maskdet.evaluation.detector_eval import textures
+
+    detector = FaceDetector.load(yunet_file)
+    for label, image in textures(10):
+        assert detector.detect(image) == [], label
+        assert detector.detect(image, scale=1.0) == [], label

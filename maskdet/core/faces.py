@@ -47,6 +47,8 @@ CROP_SCALE = 1.5
 """Detector boxes are tighter than the training crops: enlarge before cropping."""
 DETECT_MAX_SIDE = 960
 """Larger images are shrunk for detection only (speed); boxes are mapped back."""
+MERGE_IOU = 0.3
+"""Detections of two searches overlapping more than this are one face."""
 
 
 class DetectorUnavailableError(RuntimeError):
@@ -156,11 +158,27 @@ class FaceDetector:
 
     def detect(self, image: np.ndarray, threshold: float = DEFAULT_THRESHOLD,
                scale: Optional[float] = None) -> list[Face]:
-        """Faces in an RGB image, highest score first: every detection scoring at least `threshold`
-        (searched at `scale`, default detection_scale), those under SURE_SCORE only if confirmed
-        (see CONFIRM_SCORE)."""
-        found = self.detect_raw(image, threshold, scale)
-        return [face for face in found if face.score >= SURE_SCORE or self.confirmed(image, face)]
+        """Faces in an RGB image, highest score first: every detection scoring at least `threshold`,
+        those under SURE_SCORE only if confirmed (see `confirmed`).
+
+        Photos (no `scale`), the thorough path: searched at detection_scale and, when that enlarges
+        the image, also at its own size, the two searches merged (one face per person, each with its
+        landmarks); a weak detection may also be confirmed by the mirrored re-crop.
+        Video and live frames (an explicit `scale`, see stream_scale), the cheap path: one search at
+        that scale, weak detections confirmed by the re-crop alone (live frames are not slowed down;
+        their faces are large). Measured: README, "How faces are found"."""
+        height, width = image.shape[:2]
+        thorough = scale is None
+        if thorough:
+            scale = detection_scale(height, width)
+            scales = (scale, 1.0) if scale > 1 else (scale,)
+        else:
+            scales = (scale,)
+        found: list[Face] = []
+        for search_scale in scales:
+            found += [face for face in self.detect_raw(image, threshold, search_scale)
+                      if face.score >= SURE_SCORE or self.confirmed(image, face, mirrored_too=thorough)]
+        return merge_faces(found) if len(scales) > 1 else found
 
     def detect_raw(self, image: np.ndarray, threshold: float = DEFAULT_THRESHOLD,
                    scale: Optional[float] = None) -> list[Face]:
@@ -172,13 +190,19 @@ class FaceDetector:
         faces = [_face_from_row(row, scale, width, height) for row in rows]
         return sorted(faces, key=lambda face: -face.score)
 
-    def confirmed(self, image: np.ndarray, face: Face) -> bool:
-        """Whether YuNet finds `face` again in a CONFIRM_SIZE px re-crop of twice its box."""
-        return self.confirm_score(image, face) >= CONFIRM_SCORE
+    def confirmed(self, image: np.ndarray, face: Face, mirrored_too: bool = True) -> bool:
+        """Whether YuNet finds `face` again in a CONFIRM_SIZE px re-crop of twice its box, or failing
+        that (when `mirrored_too`) in the mirrored re-crop: a masked face often scores higher one way
+        round, clutter rarely does."""
+        if self.confirm_score(image, face) >= CONFIRM_SCORE:
+            return True
+        return mirrored_too and self.confirm_score(image, face, mirrored=True) >= CONFIRM_SCORE
 
-    def confirm_score(self, image: np.ndarray, face: Face) -> float:
-        """The best score of a face near the centre of the re-crop (0 when there is none)."""
-        rows = self._run(confirmation_crop(image, face.box), CONFIRM_SCORE / 4)
+    def confirm_score(self, image: np.ndarray, face: Face, mirrored: bool = False) -> float:
+        """The best score of a face near the centre of the re-crop (0 when there is none); of the
+        mirrored re-crop when `mirrored`."""
+        square = confirmation_crop(image, face.box)
+        rows = self._run(np.ascontiguousarray(square[:, ::-1]) if mirrored else square, CONFIRM_SCORE / 4)
         centre, best = CONFIRM_SIZE / 2, 0.0
         for row in rows:
             x, y, w, h = (float(v) for v in row[:4])
@@ -243,6 +267,58 @@ def _face_from_row(row: np.ndarray, scale: float, width: int, height: int) -> Fa
                    for i in range(len(LANDMARK_NAMES)))
     return Face(box=box, crop_box=square_crop_box(box, width, height), score=float(row[-1]),
                 landmarks=points)
+
+
+def mirror_faces(found: list[Face], width: int) -> list[Face]:
+    """Faces found on the mirrored image (width `width`), mapped back: boxes flipped, landmarks
+    flipped and swapped so they stay in LANDMARK_NAMES order (the person's right eye is still first)."""
+    mapped = []
+    for face in found:
+        x1, y1, x2, y2 = face.box
+        box = (width - x2, y1, width - x1, y2)
+        cx1, cy1, cx2, cy2 = face.crop_box
+        points = [(width - x, y) for x, y in face.landmarks]
+        if len(points) == 5:
+            points = [points[1], points[0], points[2], points[4], points[3]]
+        mapped.append(Face(box=box, crop_box=(width - cx2, cy1, width - cx1, cy2), score=face.score,
+                           landmarks=tuple(points)))
+    return mapped
+
+
+def box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def same_face(a: Face, b: Face) -> bool:
+    """Two detections of one face: overlapping boxes (IoU over MERGE_IOU), or one's centre inside
+    the other when their sizes are within a factor of two."""
+    if box_iou(a.box, b.box) > MERGE_IOU:
+        return True
+    side_a, side_b = max(a.box[2] - a.box[0], a.box[3] - a.box[1]), max(b.box[2] - b.box[0], b.box[3] - b.box[1])
+    if not 0.5 <= side_a / max(side_b, 1) <= 2:
+        return False
+    (ax, ay), (bx, by) = _centre(a.box), _centre(b.box)
+    return (b.box[0] <= ax <= b.box[2] and b.box[1] <= ay <= b.box[3]) or (
+        a.box[0] <= bx <= a.box[2] and a.box[1] <= by <= a.box[3])
+
+
+def merge_faces(found: list[Face]) -> list[Face]:
+    """One face per person from detections of several searches: highest score first, each later
+    detection of the same face dropped (the kept one brings its own landmarks)."""
+    kept: list[Face] = []
+    for face in sorted(found, key=lambda f: -f.score):
+        if not any(same_face(face, other) for other in kept):
+            kept.append(face)
+    return kept
+
+
+def _centre(box: tuple[int, int, int, int]) -> Point:
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
 
 
 def clip_box(box: tuple[float, float, float, float], width: int, height: int) -> tuple[int, int, int, int]:
