@@ -23,7 +23,7 @@ from gradio.utils import get_upload_folder
 from maskdet.core.predictor import Predictor
 from maskdet.web.guard import release_memory
 from maskdet.web.serving import checked_settings, limit_queue_group, uploaded_image, user_facing_errors
-from maskdet.video.files import APP_LIMITS, VideoError
+from maskdet.video.files import APP_LIMITS, VIDEO_EXTENSIONS, VideoError
 from maskdet.video.analysis import SAMPLE_FPS, VideoResult, analyse_video
 
 VIDEO_JOBS = 1
@@ -99,7 +99,8 @@ def video_handler(predictor: Predictor) -> Callable:
 def page_handler(analyse: Callable) -> Callable:
     """The page's run (on upload, or when "heatmaps" changes with a video there): as /video, but a
     problem becomes one message where the result would be (no toasts, no error marks) and the
-    unusable upload is removed."""
+    unusable upload is removed. The input is a file box with no player, so nothing in the browser
+    tries to play a file that is no video either."""
 
     def analyse_upload(video: Any, heatmaps: bool, progress: gr.Progress = gr.Progress()):
         if not video:
@@ -128,8 +129,10 @@ def build_video_tab(predictor: Predictor) -> None:
     gr.Markdown(VIDEO_HELP)
     with gr.Row(equal_height=False):
         with gr.Column(min_width=300):
-            video = gr.Video(sources=["upload"], label=f"Video ({APP_LIMITS.describe()})", height=320,
-                             elem_id="video-input")
+            # a file box, not gr.Video: its player would raise its own "Video not playable" toast for a
+            # file that is no video, beside our one message (the annotated video is the one to watch)
+            video = gr.File(file_types=sorted(VIDEO_EXTENSIONS), type="filepath", file_count="single",
+                            label=f"Video ({APP_LIMITS.describe()})", elem_id="video-input")
             heatmaps = gr.Checkbox(False, label="Heatmaps on the faces (Grad-CAM; slower)")
         with gr.Column(min_width=300):
             summary = gr.Markdown(VIDEO_WAITING, label="Summary: frames analysed, faces seen, notes",
