@@ -19,10 +19,11 @@ from maskdet.core.predictor import Predictor
 from maskdet.web import settings
 from maskdet.web.about import HEADER, PAGE_CSS, PAGE_DESCRIPTION, build_about
 from maskdet.web.guard import request_guard
+from maskdet.web.input_errors import install_short_input_errors
 from maskdet.web.live_tab import LIVE_CSS, build_live_tab
 from maskdet.web.loglimit import cap_output_lines
 from maskdet.web.photo_tab import PHOTO_CSS, build_photo_tab
-from maskdet.web.serving import install_lean_session_state, install_safe_cache_sweep, install_short_input_errors
+from maskdet.web.serving import install_lean_session_state, install_safe_cache_sweep
 from maskdet.web.startup import load_predictor, startup_mark
 from maskdet.web.video_tab import VIDEO_CSS, build_video_tab
 

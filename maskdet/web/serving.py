@@ -6,10 +6,9 @@
 - cached_image_file: result images are published atomically (Gradio rewrites shared files in place).
 - install_safe_cache_sweep: Gradio's delete_cache sweep survives concurrent requests.
 - install_lean_session_state: per-session state no longer keeps every request's inputs in memory.
-- limit_queue_group: a concurrency group (live, video) may hold only a few of the queue's places, one
-  per session, so its requests cannot lock everyone else out; idle streams give up their slot.
-- install_short_input_errors: an input of the wrong form is a short message, not a logged traceback;
-  a stream marked with skips_bad_inputs goes on (refused_input() says what was wrong).
+- limit_queue_group (maskdet.web.queue_limits), skips_bad_inputs and refused_input
+  (maskdet.web.input_errors) are re-exported here for the tabs: queue places per group, and inputs of
+  the wrong form as a short message.
 """
 
 from __future__ import annotations
@@ -25,25 +24,21 @@ import tempfile
 import time
 import traceback
 import urllib.parse
-from contextvars import ContextVar
-from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional, Union
+from typing import Any, Iterator, Optional, Union
 
-import asyncio
 import gradio as gr
 import numpy as np
-import pydantic
 from gradio import route_utils, state_holder
-from gradio.blocks import Blocks
 from gradio.context import LocalContext
-from gradio.queueing import Queue
 from gradio.utils import get_upload_folder
 from PIL import Image
 
 from maskdet.config import UPLOAD_LIMIT_BYTES
+from maskdet.web.input_errors import refused_input, skips_bad_inputs  # noqa: F401 - re-exported for the tabs
+from maskdet.web.queue_limits import limit_queue_group  # noqa: F401 - re-exported for the tabs
 
 WEBP_MAX_SIDE = 16383
 """Result images with a longer side are written as PNG (WebP cannot encode them). WebP is written
@@ -273,121 +268,3 @@ def install_lean_session_state() -> None:
 
 def _keep_no_input_value(self: Any, key: int, value: Any) -> None:
     """SessionState._update_value_in_config that records nothing."""
-
-
-# --- queue places per concurrency group ------------------------------------------------------------
-
-STREAM_IDLE_S = 4.0
-"""A stream that receives no frame for this long ends and frees its slot (Gradio waits up to its whole
-time_limit, 60 s): a join that never sends a frame holds the live slot for seconds, not a minute."""
-WRONG_FORM = "The request's input is not in the form this app expects."
-
-
-@dataclass(frozen=True)
-class GroupLimit:
-    """At most `waiting` events of a concurrency group wait in the queue, and one session has at most
-    `per_session` events of it waiting or running; joins beyond are answered 503 with `message`."""
-
-    waiting: int
-    per_session: int
-    message: str
-
-
-_GROUP_LIMITS: dict[str, GroupLimit] = {}
-_gradio_push = Queue.push
-_gradio_wait_for_batch = Queue.wait_for_batch
-_gradio_preprocess = Blocks.preprocess_data
-
-
-def limit_queue_group(concurrency_id: str, waiting: int, per_session: int, message: str) -> None:
-    """Bound the queue places `concurrency_id`'s events may take (see GroupLimit).
-
-    Gradio's queue (max_size) counts waiting events of every group together, and a stream holds its
-    slot until its time limit even when no frame comes: 33 live joins that sent nothing answered
-    every photo request "queue full" for a minute. With a limit per group, the other groups keep
-    max_size minus the limits; idle streams end after STREAM_IDLE_S."""
-    _GROUP_LIMITS[concurrency_id] = GroupLimit(waiting, per_session, message)
-    Queue.push = _push_within_group_limits  # type: ignore[method-assign]
-    Queue.wait_for_batch = staticmethod(_wait_for_frames_briefly)  # type: ignore[method-assign]
-
-
-async def _push_within_group_limits(self: Any, body: Any, request: Any, username: Any) -> Any:
-    try:
-        group = route_utils.get_fn(self.blocks, None, body).concurrency_id
-    except Exception:  # noqa: BLE001 - a bad fn_index: Gradio's push answers it
-        return await _gradio_push(self, body, request, username)
-    limit = _GROUP_LIMITS.get(group)
-    if limit is None:
-        return await _gradio_push(self, body, request, username)
-    async with _group_lock(self, group):  # the count and the push are one step: no overshoot
-        waiting = self.event_queue_per_concurrency_id.get(group)
-        mine = sum(1 for event in list(self.event_ids_to_events.values())
-                   if event.concurrency_id == group and event.session_hash == body.session_hash
-                   and not event.closed)
-        if (waiting is not None and len(waiting.queue) >= limit.waiting) or mine >= limit.per_session:
-            return False, limit.message, "queue_full"
-        return await _gradio_push(self, body, request, username)
-
-
-def _group_lock(queue: Any, group: str) -> asyncio.Lock:
-    locks = queue.__dict__.setdefault("_maskdet_group_locks", {})
-    return locks.setdefault(group, asyncio.Lock())
-
-
-async def _wait_for_frames_briefly(events: list, timeouts: list[float]) -> Any:
-    """Gradio's wait for a stream's next input (its only use), given up after STREAM_IDLE_S."""
-    return await _gradio_wait_for_batch(events, [min(timeout, STREAM_IDLE_S) for timeout in timeouts])
-
-
-# --- inputs of the wrong form --------------------------------------------------------------------
-
-_SKIPS_BAD_INPUTS = "_maskdet_skips_bad_inputs"
-_refused: ContextVar[Optional[str]] = ContextVar("maskdet_refused_input", default=None)
-
-
-def skips_bad_inputs(fn: Callable) -> Callable:
-    """Mark an event function (a stream's) to be called with None for each input of the wrong form
-    instead of failing the event; refused_input() then says what was wrong."""
-    setattr(fn, _SKIPS_BAD_INPUTS, True)
-    return fn
-
-
-def refused_input() -> Optional[str]:
-    """Inside a skips_bad_inputs function: why an input of this call was replaced by None, or None."""
-    return _refused.get()
-
-
-def install_short_input_errors() -> None:
-    """An input Gradio's data model refuses (a string where an image's file dict belongs) made Gradio
-    log a ~1.4 kB traceback per request and end a stream for good. Now it is a gr.Error without a
-    traceback (WRONG_FORM), and a skips_bad_inputs function is called with None for it."""
-    Blocks.preprocess_data = _preprocess_checked  # type: ignore[method-assign]
-
-
-async def _preprocess_checked(self: Any, block_fn: Any, inputs: list, state: Any, explicit_call: bool = False) -> Any:
-    _refused.set(None)
-    try:
-        return await _gradio_preprocess(self, block_fn, inputs, state, explicit_call)
-    except pydantic.ValidationError:
-        if not getattr(block_fn.fn, _SKIPS_BAD_INPUTS, False):
-            raise gr.Error(WRONG_FORM, print_exception=False) from None
-    cleaned = [None if _wrong_form(block, value) else value for block, value in zip(block_fn.inputs, inputs)]
-    try:
-        processed = await _gradio_preprocess(self, block_fn, cleaned, state, explicit_call)
-    except pydantic.ValidationError:
-        raise gr.Error(WRONG_FORM, print_exception=False) from None
-    _refused.set("it is not an image (wrong form)")
-    return processed
-
-
-def _wrong_form(block: Any, value: Any) -> bool:
-    model = getattr(block, "data_model", None)
-    if model is None or value is None or getattr(block, "stateful", False):
-        return False
-    try:
-        model.model_validate(value, context={"validate_meta": True})
-    except pydantic.ValidationError:
-        return True
-    except Exception:  # noqa: BLE001 - anything else is Gradio's to judge
-        return False
-    return False
