@@ -21,7 +21,8 @@ import cv2
 import numpy as np
 
 from maskdet.core.faces import (
-    LANDMARK_NAMES, DetectorUnavailableError, Face, FaceDetector, clip_box, crop, default_cache_dir, square_crop_box,
+    LANDMARK_NAMES, DetectorUnavailableError, Face, FaceDetector, clip_box, crop, default_cache_dir, detection_scale,
+    square_crop_box,
 )
 from maskdet.core.faces import CROP_SCALE
 
@@ -134,7 +135,11 @@ def search_face(detector: FaceDetector, image: np.ndarray) -> Optional[Face]:
     zoom = max(1.0, MIN_CANVAS_SIDE / max(canvas.shape[:2]))
     if zoom > 1.0:
         canvas = cv2.resize(canvas, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_LINEAR)
-    candidates = [_map_back(face, pad, zoom, width, height) for face in detector.detect(canvas, SEARCH_THRESHOLD)]
+    # One search at the photo scale with the plain re-check: the rule the cached detections were made
+    # with (the app's thorough photo path would change every training crop and its cache).
+    scale = detection_scale(*canvas.shape[:2])
+    found = detector.detect(canvas, SEARCH_THRESHOLD, scale)
+    candidates = [_map_back(face, pad, zoom, width, height) for face in found]
     candidates = [face for face in candidates if face is not None
                   and max(face.box[2] - face.box[0], face.box[3] - face.box[1]) >= MIN_FACE_FRACTION * min(width, height)]
     return max(candidates, key=lambda face: (face.box[2] - face.box[0]) * (face.box[3] - face.box[1]), default=None)

@@ -10,7 +10,7 @@ from typing import Optional
 
 import gradio as gr
 
-from maskdet.config import CHECKOUT_DIR, MIN_FACE_SIZE, UNSURE_BAND
+from maskdet.config import CHECKOUT_DIR, MAX_IMAGE_PIXELS, MIN_FACE_SIZE, UNSURE_BAND, UPLOAD_LIMIT_BYTES
 from maskdet.core.faces import DEFAULT_THRESHOLD
 from maskdet.core.prediction import DEFAULT_OPACITY
 from maskdet.web.settings import ON_SPACES
@@ -45,7 +45,8 @@ def api_description(cache_minutes: int) -> str:
     high = UNSURE_BAND[1]
     return (
         "Find every face in a photo and say whether it wears a mask. "
-        "Parameters: image: the photo (JPEG, PNG, WebP, BMP or GIF; at most 10 MB and 50 megapixels). "
+        f"Parameters: image: the photo (JPEG, PNG, WebP, BMP or GIF; at most {UPLOAD_LIMIT_BYTES // 2**20} MB and "
+        f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels). "
         f"threshold: lowest face-detection score looked at, 0.3-0.95 (default {DEFAULT_THRESHOLD}); "
         "weaker detections must be found again in a close-up before they count. "
         f"opacity: strength of the heatmaps, 0-1 (default {DEFAULT_OPACITY}). "

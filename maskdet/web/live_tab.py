@@ -33,6 +33,7 @@ from gradio.data_classes import Base64ImageData, ImageData
 from PIL import Image, UnidentifiedImageError
 
 from maskdet.core.images import DECODED_FORMATS, ImageError
+from maskdet.core.prediction import DEFAULT_OPACITY
 from maskdet.core.predictor import Predictor
 from maskdet.video.engine import LiveSession, jpeg_bytes, process_frame
 from maskdet.web.serving import checked_settings, limit_queue_group, refused_input, skips_bad_inputs, uploaded_image
@@ -213,7 +214,7 @@ def build_live_tab(predictor: Predictor) -> None:
                                          elem_id="live-result", buttons=["fullscreen"]))
     with gr.Row():
         heatmaps = gr.Checkbox(False, label="Heatmaps on the faces (Grad-CAM; slower)")
-        opacity = gr.Slider(0.0, 1.0, value=0.6, step=0.05, label="Heatmap opacity")
+        opacity = gr.Slider(0.0, 1.0, value=DEFAULT_OPACITY, step=0.05, label="Heatmap opacity")
     readout.change(None, [readout], None, js=LIVE_STATE_JS)
     session = gr.State(None)
     limit_queue_group("live", waiting=LIVE_WAITING, per_session=1, message=LIVE_BUSY)
