@@ -45,7 +45,7 @@ never saw (6.3% of 2820 faces inside). Everything reads this constant."""
 MIN_FACE_SIZE = 24
 """Faces whose detector box is narrower or shorter than this many pixels are "too small to judge":
 drawn grey, counted as neither (the classifier sees them upscaled from a few pixels, and nobody can
-check the verdict by eye). See README, "How faces are found"."""
+check the verdict by eye). See docs/face-detection.md."""
 
 UPLOAD_LIMIT_BYTES = 10 * 1024 * 1024
 """The web app's upload limit, 10 MB: Gradio's max_file_size, the request guard's body cap, inline

@@ -240,17 +240,17 @@ def test_browser_group_table_pick_a_face_and_clear(screen):
 
 # --- issue 21: a page that needs no manual ------------------------------------------------------
 
-README = REPO_ROOT / "README.md"
+USAGE = REPO_ROOT / "docs" / "usage.md"  # README's "Using it", moved out of the README card
 
 
 def readme_python_blocks(marker: str) -> list[str]:
-    """The README's ```python blocks that contain `marker`."""
-    return [block for block in re.findall(r"```python\n(.*?)```", README.read_text(), re.S) if marker in block]
+    """The ```python blocks of "Using it" (docs/usage.md) that contain `marker`."""
+    return [block for block in re.findall(r"```python\n(.*?)```", USAGE.read_text(), re.S) if marker in block]
 
 
 def test_readme_gradio_client_examples_run_as_written(app_url, tmp_path, capsys):
-    """Both README examples run unchanged (the URL aside) and print what the README says they print,
-    which is also what the page shows for the group example."""
+    """Both "Using it" examples (docs/usage.md) run unchanged (the URL aside) and print what the page
+    says they print, which is also what the app shows for the group example."""
     import os
 
     (block,) = readme_python_blocks("gradio_client")
@@ -260,14 +260,14 @@ def test_readme_gradio_client_examples_run_as_written(app_url, tmp_path, capsys)
     printed = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("Loaded as API")]
     documented = re.findall(r"print\(headline\)\s+# (.*)", block)
     assert printed[0] == documented[0], (printed, documented)  # the README's headline is the app's
-    assert "e.g. " + documented[0] in README.read_text()  # and "Using it" quotes the same one
+    assert "e.g. " + documented[0] in USAGE.read_text()  # and "Using it" quotes the same one
     documented_keys = re.findall(r"'(\w+)':", re.search(r"print\(result\[.faces.\]\[0\]\) # (.*)", block).group(1))
     assert documented_keys and all(f"'{key}':" in printed[1] for key in documented_keys), printed[1]
     from maskdet.bench.synthvideo import face_frames, write_mp4
 
     write_mp4(tmp_path / "clip.mp4", face_frames(6, (160, 120)), fps=6)
     expression = re.search(r"`(client\.predict\(handle_file\(\"clip\.mp4\"\), False,\s*api_name=\"/video\"\))`",
-                           README.read_text()).group(1)
+                           USAGE.read_text()).group(1)
     from gradio_client import Client, handle_file
 
     os.chdir(tmp_path)

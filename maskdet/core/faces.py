@@ -32,7 +32,7 @@ YUNET_ENV = "MASKDET_YUNET_PATH"
 DEFAULT_THRESHOLD = 0.4
 """Lowest YuNet score considered. The Zoo's 0.9 misses about two thirds of masked faces (masks hide
 the mouth landmarks YuNet relies on); scores under SURE_SCORE must also pass a re-detection check.
-The operating point was measured: README, "How faces are found" (python -m maskdet detector-eval)."""
+The operating point was measured: docs/face-detection.md (python -m maskdet detector-eval)."""
 SURE_SCORE = 0.75
 """Detections scoring at least this are faces; weaker ones must be confirmed (0.7 let a 0.70
 detection on the cat example, saved as a 256-colour GIF, through)."""
@@ -166,7 +166,7 @@ class FaceDetector:
         landmarks); a weak detection may also be confirmed by the mirrored re-crop.
         Video and live frames (an explicit `scale`, see stream_scale), the cheap path: one search at
         that scale, weak detections confirmed by the re-crop alone (live frames are not slowed down;
-        their faces are large). Measured: README, "How faces are found"."""
+        their faces are large). Measured: docs/face-detection.md."""
         height, width = image.shape[:2]
         thorough = scale is None
         if thorough:

@@ -36,7 +36,7 @@ FROZEN_WEIGHTS_ENV = "TF_ONEDNN_ASSUME_FROZEN_WEIGHTS"
 MAX_FACES = 64
 """At most this many faces (the most confident) are classified per image; the rest are counted and
 the result says so. 64 faces cost about one 640x480 photo's detection time in the classifier (see
-README, "How faces are found")."""
+docs/face-detection.md)."""
 
 
 def assume_frozen_weights() -> None:
