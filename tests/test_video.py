@@ -70,7 +70,7 @@ def test_annotated_video_json_csv_and_chart(predictor, clip, tmp_path):
     assert set(first) >= {"box", "verdict", "prob_mask", "track", "frame_prob_mask", "frame_verdict"}
     assert first["verdict"] == "unsure"  # a new face needs evidence first
     for frame in summary["frames"]:
-        counted = sum(frame[key] for key in ("masked", "unmasked", "unsure", "too_small"))
+        counted = sum(frame[key] for key in ("masked", "worn_wrong", "unmasked", "unsure", "too_small"))
         assert counted == frame["faces_found"] == len(frame["faces"])
     rows = list(csv.DictReader(result.csv_path.open()))
     assert len(rows) == 12 and rows[3]["time_s"] == "0.300"
