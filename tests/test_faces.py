@@ -174,13 +174,21 @@ def _two_faces_canvas() -> tuple[np.ndarray, list[tuple[int, int, int]]]:
     return np.asarray(canvas), pasted
 
 
+def spy(monkeypatch, obj, name: str, note) -> list:
+    """Record `note(*args, **kwargs)` of every call to obj.name, which still runs; returns the list."""
+    seen, original = [], getattr(obj, name)
+
+    def recorded(*args, **kwargs):
+        seen.append(note(*args, **kwargs))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(obj, name, recorded)
+    return seen
+
+
 def test_photos_are_searched_at_two_scales_and_merged_live_frames_once(yunet_file, monkeypatch):
-    detector = FaceDetector.load(yunet_file)
-    image, pasted = _two_faces_canvas()
-    scales = []
-    raw = detector.detect_raw
-    monkeypatch.setattr(detector, "detect_raw",
-                        lambda img, thr, scale=None: scales.append(scale) or raw(img, thr, scale))
+    detector, (image, pasted) = FaceDetector.load(yunet_file), _two_faces_canvas()
+    scales = spy(monkeypatch, detector, "detect_raw", lambda img, thr, scale=None: scale)
     found = detector.detect(image)
     assert scales == [2.0, 1.0]  # a small photo: enlarged, and at its own size
     assert len(found) == 2  # each face once, although both searches found both
@@ -220,12 +228,8 @@ def test_weak_detections_may_be_confirmed_by_the_mirrored_recrop(yunet_file, mon
 
 
 def test_live_frames_keep_the_cheap_rule_photos_the_mirrored_look(yunet_file, monkeypatch):
-    detector = FaceDetector.load(yunet_file)
-    image, _ = _two_faces_canvas()
-    calls = []
-    confirmed = detector.confirmed
-    monkeypatch.setattr(detector, "confirmed",
-                        lambda img, f, mirrored_too=True: calls.append(mirrored_too) or confirmed(img, f, mirrored_too))
+    detector, (image, _) = FaceDetector.load(yunet_file), _two_faces_canvas()
+    calls = spy(monkeypatch, detector, "confirmed", lambda img, f, mirrored_too=True: mirrored_too)
     monkeypatch.setattr(faces, "SURE_SCORE", 1.01)  # every detection is weak: each one is re-checked
     detector.detect(image, scale=1.0)
     assert calls and not any(calls)
