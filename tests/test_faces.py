@@ -250,7 +250,7 @@ def test_mirrored_recrop_scores_the_mirrored_face(yunet_file):
 
 
 def test_no_faces_on_face_free_textures_either_path(yunet_file):
-    from maskdet.evaluation.detector_eval import textures
+    from maskdet.evaluation.detector_scenes import textures
 
     detector = FaceDetector.load(yunet_file)
     for label, image in textures(10):
