@@ -1,6 +1,7 @@
 """The photo pipeline: an image in, per-face verdicts out.
 
-images (safe decoding), faces (YuNet detection and crop geometry), model (the VGG16 classifier),
+images (safe decoding), faces (YuNet detection and its rules), face_geometry (boxes, crops,
+mirroring, merging, search scales; re-exported by faces), model (the VGG16 classifier),
 numerics (float32 or bfloat16), gradcam (prediction and Grad-CAM in one pass), predictor
 (`Predictor`: image -> faces -> crops -> batch -> Prediction), prediction (verdicts, counts, the
 headline, JSON; its pictures are drawn by maskdet.render).
