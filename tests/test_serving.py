@@ -179,3 +179,22 @@ def test_gradio_keeps_each_input_in_session_state_and_the_lean_state_does_not(mo
     assert _session_value_after_a_request(large) == large  # Gradio keeps it, for deep links
     serving.install_lean_session_state()
     assert _session_value_after_a_request(large) != large
+
+
+def test_gradio_examples_load_input_event_is_the_click_that_fills_the_inputs():
+    """The Photo tab runs an example by chaining on gr.Examples.load_input_event (private in Gradio
+    6.31; no public event fires once an example has filled the inputs): it must stay a Dependency
+    whose function is the examples' dataset click writing the example into the inputs, so that a
+    `.then` runs after the photo is in place."""
+    from gradio.events import Dependency
+
+    with gr.Blocks() as demo:
+        image, caption, out = gr.Image(type="filepath"), gr.Textbox(visible=False), gr.Textbox()
+        examples = gr.Examples([[str(EXAMPLES / "cat_no_face.jpg"), "A cat"]], inputs=[image, caption],
+                               cache_examples=False)
+        follow = examples.load_input_event.then(lambda path: path, image, out)
+    load = examples.load_input_event
+    assert isinstance(load, Dependency)
+    assert load["targets"] == [(examples.dataset._id, "click")]
+    assert load["outputs"] == [image._id, caption._id] and demo.fns[load["id"]].fn is load.fn
+    assert follow["trigger_after"] == load["id"]

@@ -38,7 +38,10 @@ SCROLL_TO_RESULT = """() => { const result = document.getElementById('result');
     if (result && (window.innerWidth < 768 || top < 0 || top > window.innerHeight / 2)) {
         result.scrollIntoView({behavior: 'instant', block: 'start'}); } }"""
 """Bring the result into view once it is there: on a phone it sits below the photo, and an example
-clicked further down the page would otherwise run out of sight."""
+clicked further down the page would otherwise run out of sight. Gap upstream (Gradio 6.31): the
+events' own `scroll_to_output=True` scrolls to the topmost output (here the photo, which a run also
+updates) every time, when the run starts as well as when it ends, smoothly, and also on a wide
+screen where the result is already in view beside the photo; it has no "only when out of sight"."""
 PHOTO_CSS = """
 #result-image:not(:has(img)), #heatmaps:not(:has(img)), #faces:not(:has(tbody td)) { display: none !important; }
 #heatmaps .grid-container:has(> :only-child) { grid-template-columns: minmax(0, 420px) !important; }
@@ -224,6 +227,10 @@ def build_photo_tab(predictor: Predictor) -> None:
     runs = [
         button.click(handlers.analyse, inputs, page_outputs, api_name="analyse_button", **page_run),
         image.input(handlers.analyse_or_clear, inputs, page_outputs, **page_run),
+        # Private in Gradio 6.31 (tests/test_serving.py pins it): load_input_event is the dataset click
+        # that fills the inputs with the example. Gap upstream: no public event fires after that, and
+        # Examples(fn=..., run_on_click=True) runs fn on the examples' own inputs only (not the
+        # settings), with preprocess on and no event returned to scroll after.
         examples.load_input_event.then(handlers.analyse, inputs, page_outputs, **page_run),
         gr.on([threshold.change, one_face.change], handlers.analyse_kept_photo, inputs, page_outputs,
               trigger_mode="always_last", **page_run),
