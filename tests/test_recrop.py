@@ -14,9 +14,9 @@ class CountingDetector:
     def __init__(self, detector: FaceDetector) -> None:
         self.detector, self.calls = detector, 0
 
-    def detect(self, image, threshold):
+    def detect(self, image, threshold, scale=None):
         self.calls += 1
-        return self.detector.detect(image, threshold)
+        return self.detector.detect(image, threshold, scale)
 
 
 def test_a_face_that_fills_its_file_is_still_found(yunet_file):
