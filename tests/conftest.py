@@ -17,6 +17,7 @@ from PIL import Image  # noqa: E402
 
 TINY_SIZE = 32
 TINY_WIDTH = 1 / 16
+TINY_SEED = 0
 
 
 def synthetic_face(rng: np.random.Generator, masked: bool, size: int = 48) -> np.ndarray:
@@ -98,8 +99,12 @@ def photo_source(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model():
+    """A random tiny classifier, seeded so every run sees the same one."""
+    import keras
+
     from maskdet.core.model import build_model
 
+    keras.utils.set_random_seed(TINY_SEED)
     return build_model(TINY_SIZE, TINY_WIDTH)
 
 

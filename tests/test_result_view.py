@@ -18,7 +18,7 @@ def test_table_rows_number_verdict_confidence_and_score():
     rows = face_rows(prediction())
     assert rows == [[1, "mask", "97% mask", "0.90"], [2, "unsure", "50% no mask", "0.90"],
                     [3, "no mask", "98% no mask", "0.90"]]
-    assert face_rows(prediction((0.9,), whole=True))[0][3] == "whole image"
+    assert face_rows(prediction((0.9,), whole=True))[0][3] == "—"  # nothing was detected: no score
     styled = face_table(prediction()).to_html()
     assert all("rgb{}".format(VERDICT_COLOURS[v]) in styled for v in ("mask", "unsure", "no_mask"))
     assert face_table(None).data.empty

@@ -149,22 +149,30 @@ def test_gradio_schedule_and_shutdown_call_the_sweep_by_its_module_name(monkeypa
             await asyncio.sleep(0.01)
         task.cancel()
 
-    asyncio.run(one_round())
+    run_coroutine(one_round())
     assert calls[0] == 7
     assert "delete_files_created_by_app" in route_utils._lifespan_handler.__wrapped__.__code__.co_names
 
 
+def run_coroutine(coroutine):
+    """Run a coroutine to its end on a thread of its own: the session's browser fixture may keep an
+    event loop running on this one (asyncio.run refuses to start inside it)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def _session_value_after_a_request(value: str):
     """What Gradio's per-session state records of one request's input (its deep-link copy)."""
-    import asyncio
-
     from gradio import state_holder
 
     with gr.Blocks() as demo:
         box, out = gr.Textbox(), gr.Textbox()
         box.submit(lambda text: text[:3], box, out)
     state = state_holder.SessionState(demo)
-    asyncio.run(demo.preprocess_data(next(iter(demo.fns.values())), [value], state))
+    run_coroutine(demo.preprocess_data(next(iter(demo.fns.values())), [value], state))
     return state.config_values[box._id]["props"].get("value")
 
 
