@@ -248,6 +248,10 @@ def install_safe_cache_sweep() -> None:
     route_utils.delete_files_created_by_app = safe_cache_sweep
 
 
+GRADIO_UPDATE_VALUE_IN_CONFIG = getattr(state_holder.SessionState, "_update_value_in_config", None)
+"""Gradio's own method, as it was before install_lean_session_state (tests restore it)."""
+
+
 def install_lean_session_state() -> None:
     """Stop Gradio copying each request's input values into its per-session state.
 
