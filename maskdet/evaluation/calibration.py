@@ -53,7 +53,7 @@ UNSURE_TARGET_ACCURACY = 0.98
 UNSURE_MAX_SHARE = 0.10
 
 
-def class_probabilities(probs: np.ndarray) -> np.ndarray:
+def probability_matrix(probs: np.ndarray) -> np.ndarray:
     """(N, classes) probabilities; a 1-D array of mask probabilities becomes [1 - p, p]."""
     probs = np.asarray(probs, np.float64)
     return np.stack([1.0 - probs, probs], axis=1) if probs.ndim == 1 else probs
@@ -66,7 +66,7 @@ def choose_unsure_band(probs: np.ndarray, labels: np.ndarray, target_accuracy: f
     A face is outside when its most likely class has a probability above the band's top (for two
     classes: its mask probability lies outside the band). `probs`: (N, classes), or N mask
     probabilities. Chosen on validation data; faces inside the band are shown as "unsure"."""
-    probs = class_probabilities(probs)
+    probs = probability_matrix(probs)
     distance = probs.max(axis=1) - 0.5
     correct = probs.argmax(axis=1) == labels
     chosen = 0.0

@@ -20,7 +20,7 @@ from typing import Optional
 import keras
 import numpy as np
 
-from maskdet.evaluation.calibration import choose_unsure_band, class_probabilities, expected_calibration_error, reliability_bins, softmax
+from maskdet.evaluation.calibration import choose_unsure_band, probability_matrix, expected_calibration_error, reliability_bins, softmax
 from maskdet.evaluation.explanations import heatmap_sheet
 from maskdet.evaluation.metrics import classification_metrics, roc_curve
 from maskdet.config import CLASS_NAMES, LAST_CONV_LAYER, LOGITS_LAYER, MASK_INDEX
@@ -115,7 +115,7 @@ def unsure_band_report(probs: np.ndarray, labels: np.ndarray) -> dict:
     """The "unsure" probability band chosen on validation predictions (maskdet.evaluation.calibration),
     with the share of faces inside it and the accuracy outside it. `probs`: (N, classes) or N mask
     probabilities."""
-    probs = class_probabilities(probs)
+    probs = probability_matrix(probs)
     low, high = choose_unsure_band(probs, labels)
     inside = probs.max(axis=1) <= high
     correct = probs.argmax(axis=1) == labels

@@ -60,7 +60,7 @@ class Track:
     def observe(self, face: FaceResult) -> None:
         """Take this frame's face into the track."""
         self.box = face.box
-        self.prob_mask += SMOOTHING * (face.prob_mask - self.prob_mask)
+        self.prob_mask = _smoothed(self.prob_mask, face.prob_mask)
         if face.prob_worn_wrong is not None:
             self.prob_worn_wrong = _smoothed(self.prob_worn_wrong, face.prob_worn_wrong)
         self.frames += 1
