@@ -102,13 +102,16 @@ def stress_metrics(model: keras.Model, dataset: LoadedDataset, split: str) -> di
             for condition in CONDITIONS}
 
 
-def pointing_metrics(model: keras.Model, dataset: LoadedDataset, split: str,
-                     layer: str = LAST_CONV_LAYER) -> dict:
-    """The Grad-CAM pointing game (maskdet.evaluation.pointing) on the faces of `split` that have landmarks,
-    with the heatmap taken from `layer` (the app's by default)."""
+def explain_split(model: keras.Model, dataset: LoadedDataset, split: Optional[str], out_dir: Path,
+                  layer: str = LAST_CONV_LAYER) -> dict:
+    """The Grad-CAM pointing game (maskdet.evaluation.pointing) on the faces of `split` that have
+    landmarks, with the heatmap taken from `layer` (the app's by default), and the seeded contact
+    sheet of heatmaps per class (heatmaps_<split>.png), from one float32 engine."""
     index = dataset.indices(split)
     engine = GradCam(inference_copy(model, "float32"), layer)
-    return pointing_game(engine, dataset.images[index], dataset.labels[index], dataset.landmarks[index])
+    images, labels, landmarks = dataset.images[index], dataset.labels[index], dataset.landmarks[index]
+    heatmap_sheet(engine, images, labels, landmarks, out_dir / f"heatmaps_{split or 'all'}.png")
+    return pointing_game(engine, images, labels, landmarks)
 
 
 def unsure_band_report(probs: np.ndarray, labels: np.ndarray) -> dict:
@@ -196,11 +199,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         if args.stress:
             metrics["stress"] = stress_metrics(served, dataset, split)
         if args.pointing:
-            metrics["pointing"] = pointing_metrics(model, dataset, split, args.gradcam_layer)
+            metrics["pointing"] = explain_split(model, dataset, split, out_dir, args.gradcam_layer)
             metrics["pointing_layer"] = args.gradcam_layer
-            index = dataset.indices(split)
-            heatmap_sheet(GradCam(inference_copy(model, "float32"), args.gradcam_layer), dataset.images[index],
-                          dataset.labels[index], dataset.landmarks[index], out_dir / f"heatmaps_{args.split}.png")
     except (ModelFileError, DatasetError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
