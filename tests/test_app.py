@@ -327,6 +327,7 @@ IN_VIEW = """(selector) => [...document.querySelectorAll(selector)].map(el => {
 def test_browser_examples_are_a_strip_on_the_first_screen(screen):
     from maskdet.web.photo_tab import EXAMPLES
 
+    screen.locator("#examples tbody tr").nth(len(EXAMPLES) - 1).wait_for(timeout=30_000)  # rendered after load
     assert screen.evaluate("window.scrollY") == 0
     shot(screen, "examples-on-arrival")
     shown = screen.evaluate(IN_VIEW, "#examples tbody tr")

@@ -65,6 +65,31 @@ def test_detections_are_cached_and_refreshed_when_a_file_changes(yunet_file, pho
     assert counting.calls == calls + 2
 
 
+def test_a_recopied_folder_keeps_its_cache_until_the_bytes_change(yunet_file, photo_source, tmp_path):
+    import os
+    import shutil
+
+    source = tmp_path / "source"
+    shutil.copytree(photo_source / "with_mask", source / "with_mask")
+    files = sorted((source / "with_mask").glob("*.jpg"))[:2]
+    counting = CountingDetector(FaceDetector.load(yunet_file))
+    locator = FaceLocator(counting, tmp_path / "cache")
+    first = [locator.locate(source, f, load_image(f)) for f in files]
+    locator.save()
+    calls = counting.calls
+    for file in files:  # what copying or re-extracting a dataset does: new times, same bytes
+        os.utime(file, ns=(1, os.stat(file).st_mtime_ns + 10**12))
+    again = FaceLocator(counting, tmp_path / "cache")
+    assert [again.locate(source, f, load_image(f)) for f in files] == first
+    assert counting.calls == calls
+    data = bytearray(files[0].read_bytes())
+    data[-3] ^= 0xFF  # same size, other bytes (inside the JPEG's entropy data)
+    files[0].write_bytes(bytes(data))
+    os.utime(files[0], ns=(1, os.stat(files[0]).st_mtime_ns + 10**12))
+    again.locate(source, files[0], load_image(files[0]))
+    assert counting.calls == calls + 1
+
+
 def test_loading_with_a_locator_recrops_real_photos(yunet_file, photo_source, tmp_path):
     locator = FaceLocator(FaceDetector.load(yunet_file), tmp_path / "cache")
     dataset = load_dataset(photo_source, 64, locator=locator)

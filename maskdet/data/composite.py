@@ -52,6 +52,7 @@ class CompositeRecipe:
 
 RECIPES = {
     "full": CompositeRecipe(),
+    "light": CompositeRecipe(worn_wrong=0.08, mask=0.04),
     "masks": CompositeRecipe(upper_swap=0.0),
     "upper-swap": CompositeRecipe(worn_wrong=0.0, mask=0.0),
     "none": CompositeRecipe(0.0, 0.0, 0.0),

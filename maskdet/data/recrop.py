@@ -4,7 +4,8 @@ Sources frame faces differently (tight aligned crops, 2x squares, 46 px Haar box
 classifies a CROP_SCALE square around YuNet's box. Training on the app's framing removes that skew.
 Each image is searched on a grey-padded, upscaled canvas (a face filling its whole file is otherwise
 missed); when no face is found the image is used as it is. Detections are cached per source in a
-CSV outside the data folder, keyed by file size and modification time.
+CSV outside the data folder, keyed by file size and modification time; a copied or re-extracted
+data folder (new times, same bytes) keeps its cache through the file's SHA-1.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ MIN_CANVAS_SIDE = 320
 MIN_FACE_FRACTION = 0.25
 """A face narrower than this share of the image is a bystander, not the file's subject."""
 
-_FIELDS = ["file", "size", "mtime_ns", "found", "score", "x1", "y1", "x2", "y2"] + [
+_FIELDS = ["file", "size", "mtime_ns", "sha1", "found", "score", "x1", "y1", "x2", "y2"] + [
     f"{name}_{axis}" for name in LANDMARK_NAMES for axis in "xy"]
 
 
@@ -80,9 +81,12 @@ class FaceLocator:
         key = path.relative_to(source_root).as_posix()
         stat = path.stat()
         row = table.get(key)
-        if row is None or int(row["size"]) != stat.st_size or int(row["mtime_ns"]) != stat.st_mtime_ns:
-            row = _row(key, stat, search_face(self.detector, image))
+        if row is None or not _still_valid(row, path, stat):
+            row = _row(key, path, stat, search_face(self.detector, image))
             table[key] = row
+            self._dirty.add(Path(source_root))
+        elif int(row["mtime_ns"]) != stat.st_mtime_ns or not row.get("sha1"):
+            row.update(mtime_ns=stat.st_mtime_ns, sha1=_sha1(path))  # same bytes, new time: remember it
             self._dirty.add(Path(source_root))
         return _face_of(row, image.shape[1], image.shape[0])
 
@@ -155,8 +159,20 @@ def _map_back(face: Face, pad: int, zoom: float, width: int, height: int) -> Opt
     return Face(box, square_crop_box(box, width, height), face.score, points)
 
 
-def _row(key: str, stat: os.stat_result, face: Optional[Face]) -> dict:
-    row = {"file": key, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "found": int(face is not None)}
+def _sha1(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
+def _still_valid(row: dict, path: Path, stat: os.stat_result) -> bool:
+    """Whether a cached row describes this file: same size, and the same time or the same bytes."""
+    if int(row["size"]) != stat.st_size:
+        return False
+    return int(row["mtime_ns"]) == stat.st_mtime_ns or bool(row.get("sha1")) and row["sha1"] == _sha1(path)
+
+
+def _row(key: str, path: Path, stat: os.stat_result, face: Optional[Face]) -> dict:
+    row = {"file": key, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha1": _sha1(path),
+           "found": int(face is not None)}
     if face is not None:
         row.update(score=f"{face.score:.4f}", x1=face.box[0], y1=face.box[1], x2=face.box[2], y2=face.box[3])
         for name, (x, y) in zip(LANDMARK_NAMES, face.landmarks):

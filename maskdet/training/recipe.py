@@ -43,7 +43,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
                            "the drawn glasses (the recipe before them); frame: framing only")
     data.add_argument("--composite", choices=sorted(RECIPES), default="full",
                       help="faces made from real ones with landmarks (maskdet.composite): full: masks pasted worn "
-                           "right and worn wrong plus swapped upper faces; masks: without the swap; upper-swap: "
+                           "right and worn wrong plus swapped upper faces; light: the same, with fewer pasted masks; "
+                           "masks: without the swap; upper-swap: "
                            "only the swap; none: real images only")
     data.add_argument("--real-worn-wrong", type=float, default=0.1,
                       help="share of real incorrect_mask/ images among the drawn real images, relative to 1 for "
