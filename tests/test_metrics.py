@@ -13,6 +13,7 @@ def test_three_class_confusion_and_worn_wrong_figures():
     assert m["confusion_matrix"] == [[1, 0, 1], [0, 1, 0], [0, 1, 1]]
     assert m["accuracy"] == pytest.approx(3 / 5)
     assert m["accuracy_mask_vs_no_mask"] == pytest.approx(2 / 3)  # the bare face called worn wrong is wrong
+    assert m["accuracy_two_way"] == 1.0  # yet its no_mask beats mask: the two-way output is right
     assert m["worn_wrong_called_mask"] == pytest.approx(0.5)
     assert m["per_class"]["worn_wrong"]["recall"] == pytest.approx(0.5)
     assert m["per_class"]["worn_wrong"]["precision"] == pytest.approx(0.5)
@@ -23,7 +24,7 @@ def test_two_class_model_scored_on_worn_wrong_faces_keeps_an_empty_column():
     m = classification_metrics(probs, np.array([0, 1, 2]))
     assert m["confusion_matrix"] == [[1, 0, 0], [0, 1, 0], [0, 1, 0]]
     assert m["worn_wrong_called_mask"] == 1.0
-    assert m["accuracy_mask_vs_no_mask"] == 1.0
+    assert m["accuracy_mask_vs_no_mask"] == m["accuracy_two_way"] == 1.0
 
 
 def test_two_class_model_without_worn_wrong_faces_reports_two_classes():

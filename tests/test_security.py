@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 SECRET = f"maskdet-secret-{uuid.uuid4().hex}"
 CACHE_MAX_AGE_S = 2
-CACHE_REQUESTS = 200
+CACHE_REQUESTS = int(os.environ.get("MASKDET_CACHE_REQUESTS", "120"))  # 200 for the figures in docs
 CACHE_RATE = 10.0
 """Requests per second in the cache test: paced, so the bound does not depend on machine speed."""
 SETTLE_MAX_S = 60
@@ -225,7 +225,7 @@ def short_cache_app(tiny_model_file, yunet_file, tmp_path_factory):
         yield app
 
 
-def test_cache_stays_bounded_over_200_distinct_requests(short_cache_app, tmp_path):
+def test_cache_stays_bounded_over_many_distinct_requests(short_cache_app, tmp_path):
     from gradio_client import Client, handle_file
 
     baseline, baseline_folders = cache_files(short_cache_app.temp_dir), cache_folders(short_cache_app.temp_dir)

@@ -9,13 +9,15 @@ from maskdet.training import train
 from maskdet.core.model import load_model, model_info
 from tests.conftest import REPO_ROOT, TINY_SIZE, TINY_WIDTH
 
-TINY_ARGS = ["--input-size", str(TINY_SIZE), "--width", str(TINY_WIDTH), "--batch-size", "8"]
+TINY_ARGS = ["--input-size", str(TINY_SIZE), "--width", str(TINY_WIDTH), "--batch-size", "8", "--no-jit"]
+"""Tiny runs skip XLA (its compile costs more than they train); trained_run keeps the default --jit."""
 
 
 @pytest.fixture(scope="module")
 def trained_run(tiny_dataset, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    code = train.main(["--data", str(tiny_dataset), "--out", str(out), "--weights", "none", "--epochs", "2", "--no-recrop", *TINY_ARGS])
+    code = train.main(["--data", str(tiny_dataset), "--out", str(out), "--weights", "none", "--epochs", "2",
+                       "--no-recrop", *TINY_ARGS, "--jit"])
     assert code == 0
     return out
 

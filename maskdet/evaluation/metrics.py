@@ -33,6 +33,7 @@ def classification_metrics(probs: np.ndarray, labels: np.ndarray) -> dict:
         "n_images": int(len(labels)),
         "accuracy": float((predicted == labels).mean()) if len(labels) else float("nan"),
         "accuracy_mask_vs_no_mask": mask_vs_no_mask_accuracy(predicted, labels),
+        "accuracy_two_way": two_way_accuracy(probs, labels),
         "per_class": per_class,
         "worn_wrong_called_mask": worn_wrong_called_mask(predicted, labels),
         "roc_auc": roc_auc(probs[:, MASK_INDEX], labels == MASK_INDEX) if len(labels) else float("nan"),
@@ -48,6 +49,18 @@ def mask_vs_no_mask_accuracy(predicted: np.ndarray, labels: np.ndarray) -> float
     across two- and three-class models (a three-class model calling one of them worn wrong is wrong)."""
     kept = labels != WORN_WRONG_INDEX
     return float((predicted[kept] == labels[kept]).mean()) if kept.any() else float("nan")
+
+
+def two_way_accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Accuracy of the two-way decision alone (mask or no mask, whichever of the two is likelier) on
+    the faces that wear a mask right or none: the contract of the two-neuron output that API users
+    read, unaffected by worn-wrong calls."""
+    kept = np.asarray(labels) != WORN_WRONG_INDEX
+    if not kept.any():
+        return float("nan")
+    two = np.array([CLASS_NAMES.index("no_mask"), MASK_INDEX])
+    chosen = two[probs[kept][:, two].argmax(axis=1)]
+    return float((chosen == np.asarray(labels)[kept]).mean())
 
 
 def worn_wrong_called_mask(predicted: np.ndarray, labels: np.ndarray) -> float:

@@ -69,5 +69,6 @@ def training_curves(history: dict[str, list[float]], path: Path) -> None:
             if history.get(prefix + key):
                 ax.plot(range(1, len(history[prefix + key]) + 1), history[prefix + key], label=prefix + key)
         ax.set(xlabel="epoch", title=key)
-        ax.legend()
+        if ax.lines:
+            ax.legend()
     _save(fig, path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Mapping
 
-COLUMNS = ("images", "accuracy", "mask vs no mask", "recall no_mask", "recall mask", "recall worn_wrong",
+COLUMNS = ("images", "accuracy", "mask vs no mask", "two-way output", "recall no_mask", "recall mask", "recall worn_wrong",
            "worn wrong called mask", "ROC AUC", "ECE", "confident errors")
 
 
@@ -14,12 +14,14 @@ def _percent(value: float) -> str:
 
 
 def metrics_row(name: str, metrics: Mapping) -> str:
-    """One table row: accuracy (all classes, and mask vs no mask alone), recall per class, how often a
+    """One table row: accuracy (all classes; mask vs no mask alone, as the verdict and as the two-way
+    output's decision), recall per class, how often a
     mask worn wrong is called "mask", AUC, ECE and confident errors of a metrics dict."""
     recall = {name: figures["recall"] for name, figures in metrics["per_class"].items()}
     auc = metrics["roc_auc"]
     cells = [name, str(metrics["n_images"]), _percent(metrics["accuracy"]),
              _percent(metrics.get("accuracy_mask_vs_no_mask", float("nan"))),
+             _percent(metrics.get("accuracy_two_way", float("nan"))),
              *(_percent(recall.get(cls, float("nan"))) for cls in ("no_mask", "mask", "worn_wrong")),
              _percent(metrics.get("worn_wrong_called_mask", float("nan"))),
              "–" if math.isnan(auc) else f"{auc:.3f}", _percent(metrics["ece"]),

@@ -57,6 +57,10 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     net = parser.add_argument_group("model")
     net.add_argument("--weights", default="imagenet", help="imagenet | none | PATH to VGG16 no-top weights")
     net.add_argument("--init-from", type=Path, help="start from this maskdet model's weights (same shape)")
+    net.add_argument("--new-class-only", action="store_true",
+                     help="with --init-from a model with one class fewer: fit only the new class's logit on "
+                          "the frozen network (epochs x steps drawn batches); every decision between the old "
+                          "classes stays the --init-from model's")
     net.add_argument("--input-size", type=int, help="default: 224 with pretrained weights, else 128")
     net.add_argument("--width", type=float, help="filter multiplier; default 1.0 pretrained, else 0.25")
     net.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=None,
@@ -80,6 +84,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
                           "multi-GPU path without GPUs)")
     fit.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.keras")
     args = parser.parse_args(argv)
+    if args.new_class_only and not args.init_from:
+        parser.error("--new-class-only needs --init-from (the model the class is added to)")
     args.pretrained = args.weights.lower() != "none"
     args.weights = args.weights if args.pretrained else None
     args.input_size = args.input_size or (224 if args.pretrained else 128)

@@ -7,7 +7,8 @@ are sources. Every source is split on its own, by group; training batches are ba
 and class and augmented per image (maskdet.data.augment); images are re-cropped with the app's face
 detector and crop geometry (maskdet.data.recrop). With pretrained weights: stage 1 trains a new head on
 cached features of the frozen base, stage 2 fine-tunes block5 at a low learning rate. Without: the
-whole VGG16 topology trains from scratch (default width 1/4 at 128 px).
+whole VGG16 topology trains from scratch (default width 1/4 at 128 px). With --new-class-only, a
+model gains one class and nothing else changes (maskdet.training.new_class).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ import tensorflow as tf
 
 from maskdet.config import WORN_WRONG_INDEX
 from maskdet.core.model import (
-    BASE_OUTPUT_LAYER, ModelFileError, WeightsUnavailableError, build_model, load_model, set_base_trainable,
-    transfer_weights,
+    BASE_OUTPUT_LAYER, ModelFileError, WeightsUnavailableError, build_model, load_model, model_info,
+    set_base_trainable, transfer_weights,
 )
 from maskdet.data.batches import (
     describe_strata, evaluation_batches, monitor_subset, training_batches, validation_weights,
@@ -33,6 +34,7 @@ from maskdet.data.composite import RECIPES, Composer
 from maskdet.data.dataset import DatasetError, load_dataset, source_roots
 from maskdet.data.splitting import write_split_csv
 from maskdet.training.checkpoints import CHECKPOINT, SafeCheckpoint, read_state
+from maskdet.training.new_class import add_new_class
 from maskdet.training.recipe import AUGMENTATIONS, face_locator, parse_args
 from maskdet.training.report import finish, split_summary
 
@@ -137,9 +139,14 @@ def train(args: argparse.Namespace) -> dict:
         train_sources = [s for s, k in zip(train_sources, keep) if k]
     recipe = RECIPES[args.composite]
     composer = Composer(train_images, train_labels, train_landmarks, recipe, seed) if recipe.active else None
+    batches = training_batches(train_images, train_labels, train_sources, args.batch_size, args.balance, seed,
+                               AUGMENTATIONS[args.augment], composer, shares)
+    if args.new_class_only:
+        old_classes = len(model_info(load_model(args.init_from)).class_names)
+        add_new_class(model, batches, steps * args.epochs, old_classes, out)
+        return finish(out, dataset, args, time.time() - started)
     model.fit(
-        training_batches(train_images, train_labels, train_sources, args.batch_size, args.balance, seed,
-                         AUGMENTATIONS[args.augment], composer, shares),
+        batches,
         validation_data=evaluation_batches(dataset.images[watched], dataset.labels[watched], args.batch_size,
                                            validation_weights(dataset.labels[watched], watched_sources)),
         epochs=args.epochs, initial_epoch=state["next_epoch"], steps_per_epoch=steps,
