@@ -7,7 +7,7 @@ import numpy as np
 from maskdet.config import LOGITS_LAYER
 from maskdet.core.model import load_model, model_info
 from maskdet.training import train
-from maskdet.training.new_class import fit_column
+from maskdet.training.new_class import bias_shift, fit_column
 from tests.conftest import TINY_SIZE, TINY_WIDTH, make_source
 
 
@@ -25,6 +25,14 @@ def test_the_fitted_column_finds_the_new_class_and_leaves_the_old_decision_alone
     assert np.argmax(weights ** 2) == 0 and 0 < loss < np.log(3)
     kept = called < 2
     assert (called[kept] == fixed[kept].argmax(axis=1)).all()  # between the old two, nothing changed
+
+
+def test_the_bias_is_lowered_until_few_old_faces_are_called_new():
+    margins = np.linspace(-5.0, 5.0, 1001)  # half of them would be called the new class
+    shift = bias_shift(margins, 0.02)
+    assert ((margins + shift) > 0).mean() <= 0.02 and ((margins + shift + 0.05) > 0).mean() > 0.02
+    assert bias_shift(margins - 20.0, 0.02) == 0.0  # never raised: few enough already
+    assert bias_shift(np.zeros(0), 0.02) == 0.0
 
 
 def test_new_class_only_adds_worn_wrong_to_a_two_class_model(two_class_model_file, tmp_path):
@@ -49,6 +57,7 @@ def test_new_class_only_adds_worn_wrong_to_a_two_class_model(two_class_model_fil
             np.testing.assert_array_equal(old, new)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs_run"] == 1 and "--new-class-only" in metrics["command"]
+    assert metrics["new_class"]["drawn_images"] == 32 and metrics["new_class"]["bias_shift"] <= 0
 
 
 def test_new_class_only_needs_a_model_to_add_to(capsys):

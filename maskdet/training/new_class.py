@@ -5,6 +5,8 @@ drawn training batches (composites and augmentation included). With the old logi
 is a multinomial logistic regression in one column: convex, solved to the optimum with L-BFGS.
 The old classes' logits are untouched, so every decision between them is exactly the --init-from
 model's: its two-class figures carry over, and the new class is the only change left to judge.
+The drawn batches hold far more of the new class than life does, so its bias is then lowered until
+at most `max_false_alarms` of the validation faces of the old classes are called the new one.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from maskdet.training.checkpoints import BEST
 FEATURES_LAYER = "fc"
 L2_PENALTY = 1e-4
 """Weight decay on the new column, relative to the mean cross-entropy."""
+MAX_FALSE_ALARMS = 0.015
+"""Default share of validation faces of the old classes that may be called the new class."""
 
 
 def drawn_features(model: keras.Model, batches: tf.data.Dataset, steps: int) -> tuple[np.ndarray, ...]:
@@ -61,9 +65,19 @@ def fit_column(features: np.ndarray, fixed_logits: np.ndarray, labels: np.ndarra
     return result.x[:-1], float(result.x[-1]), float(result.fun)
 
 
-def add_new_class(model: keras.Model, batches: tf.data.Dataset, steps: int, old_classes: int, out: Path) -> None:
-    """Fit the logits column of class `old_classes` (the one new class) and write out/best.keras and
-    out/history.csv, as a training run does."""
+def bias_shift(margins: np.ndarray, max_false_alarms: float) -> float:
+    """How far to lower the new logit (<= 0) so that at most `max_false_alarms` of the faces whose
+    `margins` (new logit minus the best old one) are given stay below zero."""
+    if len(margins) == 0:
+        return 0.0
+    return min(0.0, -float(np.quantile(margins, 1.0 - max_false_alarms)))
+
+
+def add_new_class(model: keras.Model, batches: tf.data.Dataset, steps: int, old_classes: int, out: Path,
+                  validation: tuple[np.ndarray, np.ndarray], max_false_alarms: float = MAX_FALSE_ALARMS) -> dict:
+    """Fit the logits column of class `old_classes` (the one new class), set its bias on the
+    `validation` (images, labels) faces of the old classes, and write out/best.keras and
+    out/history.csv as a training run does. Returns what was fitted, for metrics.json."""
     if len(model_info(model).class_names) != old_classes + 1:
         raise ValueError("--new-class-only adds exactly one class to the --init-from model")
     features, logits, labels = drawn_features(model, batches, steps)
@@ -73,10 +87,19 @@ def add_new_class(model: keras.Model, batches: tf.data.Dataset, steps: int, old_
     kernel, biases = layer.get_weights()
     kernel[:, old_classes], biases[old_classes] = weights * temperature, bias * temperature
     layer.set_weights([kernel, biases])
+    images, val_labels = validation
+    old = images[val_labels < old_classes]
+    val_logits = keras.Model(model.input, layer.output).predict(old, batch_size=64, verbose=0) if len(old) else logits[:0]
+    shift = bias_shift(val_logits[:, old_classes] - val_logits[:, :old_classes].max(axis=1), max_false_alarms)
+    biases[old_classes] += shift
+    layer.set_weights([kernel, biases])
     save_model(model, out / BEST)
     with open(out / "history.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["epoch", "loss", "images"])
         writer.writerow([0, f"{loss:.5f}", len(labels)])
-    print(f"new class fitted on {len(labels)} drawn images ({int((labels == old_classes).sum())} of it): "
-          f"loss {loss:.4f}", flush=True)
+    fitted = {"drawn_images": len(labels), "of_the_new_class": int((labels == old_classes).sum()),
+              "loss": round(loss, 5), "bias_shift": round(shift, 4), "max_false_alarms": max_false_alarms,
+              "validation_faces": len(old)}
+    print(f"new class: {fitted}", flush=True)
+    return fitted

@@ -14,6 +14,7 @@ from maskdet.data.batches import BALANCE_MODES
 from maskdet.data.composite import RECIPES
 from maskdet.data.splitting import DEFAULT_FRACTIONS
 from maskdet.data.recrop import FaceLocator, optional_locator
+from maskdet.training.new_class import MAX_FALSE_ALARMS
 
 AUGMENTATIONS = {"full": augment_image, "no-eyewear": augment_without_eyewear, "frame": frame, "none": None}
 DESCRIPTION = "Train the mask classifier on one or many sources of face images."
@@ -61,6 +62,9 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
                      help="with --init-from a model with one class fewer: fit only the new class's logit on "
                           "the frozen network (epochs x steps drawn batches); every decision between the old "
                           "classes stays the --init-from model's")
+    net.add_argument("--new-class-false-alarms", type=float, default=MAX_FALSE_ALARMS,
+                     help="with --new-class-only: the share of validation faces of the old classes that may be "
+                          "called the new one (sets its bias)")
     net.add_argument("--input-size", type=int, help="default: 224 with pretrained weights, else 128")
     net.add_argument("--width", type=float, help="filter multiplier; default 1.0 pretrained, else 0.25")
     net.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=None,

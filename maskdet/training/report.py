@@ -35,7 +35,8 @@ def calibrate(model: keras.Model, dataset: LoadedDataset) -> dict:
     return {"fitted_temperature": temperature, "val_ece_before": before, "val_ece_after": after, "kept": kept}
 
 
-def finish(out: Path, dataset: LoadedDataset, args: argparse.Namespace, seconds: float) -> dict:
+def finish(out: Path, dataset: LoadedDataset, args: argparse.Namespace, seconds: float,
+           extra: Optional[dict] = None) -> dict:
     """Best checkpoint -> calibrated model.keras, held-out metrics and plots."""
     from maskdet.evaluation import plots
     model = load_model(out / BEST)
@@ -56,6 +57,7 @@ def finish(out: Path, dataset: LoadedDataset, args: argparse.Namespace, seconds:
         "test": evaluate_split(model, dataset, "test", out / "evaluation"),
         "test_per_source": per_source_metrics(model, dataset, "test"),
         "framing": framing_report(dataset),
+        **(extra or {}),
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=list))
     print(json.dumps({k: metrics["test"][k] for k in ("accuracy", "roc_auc", "ece")}, indent=2))

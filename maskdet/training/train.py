@@ -143,8 +143,9 @@ def train(args: argparse.Namespace) -> dict:
                                AUGMENTATIONS[args.augment], composer, shares)
     if args.new_class_only:
         old_classes = len(model_info(load_model(args.init_from)).class_names)
-        add_new_class(model, batches, steps * args.epochs, old_classes, out)
-        return finish(out, dataset, args, time.time() - started)
+        fitted = add_new_class(model, batches, steps * args.epochs, old_classes, out, dataset.subset("val"),
+                               args.new_class_false_alarms)
+        return finish(out, dataset, args, time.time() - started, {"new_class": fitted})
     model.fit(
         batches,
         validation_data=evaluation_batches(dataset.images[watched], dataset.labels[watched], args.batch_size,
