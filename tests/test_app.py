@@ -302,6 +302,16 @@ def test_the_example_the_model_gets_wrong_says_so(client):
     assert "the model gets it wrong" in caption
 
 
+def test_the_under_nose_example_is_not_called_mask_and_its_caption_says_what_it_gets(client):
+    from maskdet.web.photo_tab import EXAMPLES
+
+    name = "astronaut_mask_under_nose.jpg"
+    *_, details = call_predict(client, EXAMPLES_DIR_FILE(name), 0.4, 0.6, False)
+    (face,) = details["faces"]
+    assert face["verdict"] in ("worn_wrong", "unsure"), face
+    assert ("unsure" in dict(EXAMPLES)[name]) == (face["verdict"] == "unsure"), "change its caption"
+
+
 def EXAMPLES_DIR_FILE(name: str) -> Path:  # noqa: N802 - reads like the folder it names
     return EXAMPLES / name
 

@@ -25,7 +25,7 @@ EXAMPLES_DIR = CHECKOUT_DIR / "examples"
 EXAMPLES = [  # (file, caption): a strip of thumbnails under the upload box
     ("astronaut_mask.jpg", "One face, surgical mask"),
     ("astronaut_black_mask.jpg", "One face, black cloth mask"),
-    ("astronaut_mask_under_nose.jpg", "One face, mask worn under the nose"),
+    ("astronaut_mask_under_nose.jpg", "Mask worn under the nose: the model is unsure"),
     ("astronaut_no_mask.jpg", "One face, no mask"),
     ("cameraman_no_mask.jpg", "No mask, side view: the model gets it wrong"),
     ("group_mixed.jpg", "Five faces, two masked"),
