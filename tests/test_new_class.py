@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from maskdet.config import LOGITS_LAYER
 from maskdet.core.model import load_model, model_info
@@ -61,8 +62,7 @@ def test_new_class_only_adds_worn_wrong_to_a_two_class_model(two_class_model_fil
 
 
 def test_new_class_only_needs_a_model_to_add_to(capsys):
-    try:
+    with pytest.raises(SystemExit) as exit_:
         train.main(["--data", "x", "--weights", "none", "--new-class-only"])
-    except SystemExit as exit_:
-        assert exit_.code == 2
+    assert exit_.value.code == 2
     assert "--new-class-only needs --init-from" in capsys.readouterr().err

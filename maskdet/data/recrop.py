@@ -81,12 +81,12 @@ class FaceLocator:
         key = path.relative_to(source_root).as_posix()
         stat = path.stat()
         row = table.get(key)
-        if row is None or not _still_valid(row, path, stat):
-            row = _row(key, path, stat, search_face(self.detector, image))
-            table[key] = row
-            self._dirty.add(Path(source_root))
-        elif int(row["mtime_ns"]) != stat.st_mtime_ns or not row.get("sha1"):
-            row.update(mtime_ns=stat.st_mtime_ns, sha1=_sha1(path))  # same bytes, new time: remember it
+        if row is None or not _unchanged(row, stat) or not row.get("sha1"):
+            digest = hashlib.sha1(path.read_bytes()).hexdigest()
+            if row is not None and _same_file(row, stat, digest):
+                row.update(mtime_ns=stat.st_mtime_ns, sha1=digest)  # same bytes, new time: remember it
+            else:
+                row = table[key] = _row(key, stat, digest, search_face(self.detector, image))
             self._dirty.add(Path(source_root))
         return _face_of(row, image.shape[1], image.shape[0])
 
@@ -159,19 +159,17 @@ def _map_back(face: Face, pad: int, zoom: float, width: int, height: int) -> Opt
     return Face(box, square_crop_box(box, width, height), face.score, points)
 
 
-def _sha1(path: Path) -> str:
-    return hashlib.sha1(path.read_bytes()).hexdigest()
+def _unchanged(row: dict, stat: os.stat_result) -> bool:
+    return int(row["size"]) == stat.st_size and int(row["mtime_ns"]) == stat.st_mtime_ns
 
 
-def _still_valid(row: dict, path: Path, stat: os.stat_result) -> bool:
+def _same_file(row: dict, stat: os.stat_result, digest: str) -> bool:
     """Whether a cached row describes this file: same size, and the same time or the same bytes."""
-    if int(row["size"]) != stat.st_size:
-        return False
-    return int(row["mtime_ns"]) == stat.st_mtime_ns or bool(row.get("sha1")) and row["sha1"] == _sha1(path)
+    return int(row["size"]) == stat.st_size and (int(row["mtime_ns"]) == stat.st_mtime_ns or row.get("sha1") == digest)
 
 
-def _row(key: str, path: Path, stat: os.stat_result, face: Optional[Face]) -> dict:
-    row = {"file": key, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha1": _sha1(path),
+def _row(key: str, stat: os.stat_result, digest: str, face: Optional[Face]) -> dict:
+    row = {"file": key, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha1": digest,
            "found": int(face is not None)}
     if face is not None:
         row.update(score=f"{face.score:.4f}", x1=face.box[0], y1=face.box[1], x2=face.box[2], y2=face.box[3])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Mapping
 
-COLUMNS = ("images", "accuracy", "mask vs no mask", "two-way output", "recall no_mask", "recall mask", "recall worn_wrong",
-           "worn wrong called mask", "ROC AUC", "ECE", "confident errors")
+COLUMNS = ("images", "accuracy", "mask vs no mask", "two-way output", "recall no_mask", "recall mask",
+           "recall worn_wrong", "worn wrong called mask", "ROC AUC", "ECE", "confident errors")
 
 
 def _percent(value: float) -> str:
@@ -15,8 +15,8 @@ def _percent(value: float) -> str:
 
 def metrics_row(name: str, metrics: Mapping) -> str:
     """One table row: accuracy (all classes; mask vs no mask alone, as the verdict and as the two-way
-    output's decision), recall per class, how often a
-    mask worn wrong is called "mask", AUC, ECE and confident errors of a metrics dict."""
+    output's decision), recall per class, how often a mask worn wrong is called "mask", AUC, ECE and
+    confident errors of a metrics dict."""
     recall = {name: figures["recall"] for name, figures in metrics["per_class"].items()}
     auc = metrics["roc_auc"]
     cells = [name, str(metrics["n_images"]), _percent(metrics["accuracy"]),

@@ -73,13 +73,13 @@ def bias_shift(margins: np.ndarray, max_false_alarms: float) -> float:
     return min(0.0, -float(np.quantile(margins, 1.0 - max_false_alarms)))
 
 
-def add_new_class(model: keras.Model, batches: tf.data.Dataset, steps: int, old_classes: int, out: Path,
+def add_new_class(model: keras.Model, batches: tf.data.Dataset, steps: int, out: Path,
                   validation: tuple[np.ndarray, np.ndarray], max_false_alarms: float = MAX_FALSE_ALARMS) -> dict:
-    """Fit the logits column of class `old_classes` (the one new class), set its bias on the
-    `validation` (images, labels) faces of the old classes, and write out/best.keras and
-    out/history.csv as a training run does. Returns what was fitted, for metrics.json."""
-    if len(model_info(model).class_names) != old_classes + 1:
-        raise ValueError("--new-class-only adds exactly one class to the --init-from model")
+    """Fit the logits column of the model's last class (the new one; the init model's column for it,
+    if it had one, is replaced), set its bias on the `validation` (images, labels) faces of the other
+    classes, and write out/best.keras and out/history.csv as a training run does. Returns what was
+    fitted, for metrics.json."""
+    old_classes = len(model_info(model).class_names) - 1
     features, logits, labels = drawn_features(model, batches, steps)
     temperature = model_info(model).temperature
     weights, bias, loss = fit_column(features, logits[:, :old_classes] / temperature, labels)
@@ -89,7 +89,8 @@ def add_new_class(model: keras.Model, batches: tf.data.Dataset, steps: int, old_
     layer.set_weights([kernel, biases])
     images, val_labels = validation
     old = images[val_labels < old_classes]
-    val_logits = keras.Model(model.input, layer.output).predict(old, batch_size=64, verbose=0) if len(old) else logits[:0]
+    val_logits = (keras.Model(model.input, layer.output).predict(old, batch_size=64, verbose=0) if len(old)
+                  else np.zeros((0, old_classes + 1)))  # no validation faces: the bias stays as fitted
     shift = bias_shift(val_logits[:, old_classes] - val_logits[:, :old_classes].max(axis=1), max_false_alarms)
     biases[old_classes] += shift
     layer.set_weights([kernel, biases])

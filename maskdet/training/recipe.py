@@ -59,9 +59,9 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     net.add_argument("--weights", default="imagenet", help="imagenet | none | PATH to VGG16 no-top weights")
     net.add_argument("--init-from", type=Path, help="start from this maskdet model's weights (same shape)")
     net.add_argument("--new-class-only", action="store_true",
-                     help="with --init-from a model with one class fewer: fit only the new class's logit on "
-                          "the frozen network (epochs x steps drawn batches); every decision between the old "
-                          "classes stays the --init-from model's")
+                     help="with --init-from: fit only the last class's logit (worn_wrong) on the frozen "
+                          "network (epochs x steps drawn batches); every decision between the other classes "
+                          "stays the --init-from model's")
     net.add_argument("--new-class-false-alarms", type=float, default=MAX_FALSE_ALARMS,
                      help="with --new-class-only: the share of validation faces of the old classes that may be "
                           "called the new one (sets its bias)")

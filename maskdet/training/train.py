@@ -24,8 +24,8 @@ import tensorflow as tf
 
 from maskdet.config import WORN_WRONG_INDEX
 from maskdet.core.model import (
-    BASE_OUTPUT_LAYER, ModelFileError, WeightsUnavailableError, build_model, load_model, model_info,
-    set_base_trainable, transfer_weights,
+    BASE_OUTPUT_LAYER, ModelFileError, WeightsUnavailableError, build_model, load_model, set_base_trainable,
+    transfer_weights,
 )
 from maskdet.data.batches import (
     describe_strata, evaluation_batches, monitor_subset, training_batches, validation_weights,
@@ -142,8 +142,7 @@ def train(args: argparse.Namespace) -> dict:
     batches = training_batches(train_images, train_labels, train_sources, args.batch_size, args.balance, seed,
                                AUGMENTATIONS[args.augment], composer, shares)
     if args.new_class_only:
-        old_classes = len(model_info(load_model(args.init_from)).class_names)
-        fitted = add_new_class(model, batches, steps * args.epochs, old_classes, out, dataset.subset("val"),
+        fitted = add_new_class(model, batches, steps * args.epochs, out, dataset.subset("val"),
                                args.new_class_false_alarms)
         return finish(out, dataset, args, time.time() - started, {"new_class": fitted})
     model.fit(
