@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -84,7 +85,8 @@ def make_files(folder: Path, count: int, start: int = 0) -> set[str]:
 
 def test_gradio_sweep_breaks_when_requests_add_files_but_the_safe_one_does_not(tmp_path, monkeypatch):
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "uploads"))
-    def sweep_while_adding(sweep) -> tuple[int, set[str]]:
+    def sweep_while_adding(sweep, seconds: float) -> tuple[int, set[str]]:
+        """Sweeps (stopping at the first that raises) while a thread adds files, for up to `seconds`."""
         files = make_files(tmp_path, 300)
         blocks = SimpleNamespace(blocks={}, temp_file_sets=[files])
         stop, counter = threading.Event(), [10_000]
@@ -96,8 +98,8 @@ def test_gradio_sweep_breaks_when_requests_add_files_but_the_safe_one_does_not(t
 
         adder = threading.Thread(target=add)
         adder.start()
-        raised = 0
-        for _ in range(30):
+        raised, deadline = 0, time.monotonic() + seconds
+        while not raised and time.monotonic() < deadline:  # the race is hit by chance: keep trying a while
             try:
                 sweep(blocks, 3600)  # nothing is old enough: the set stays large
             except RuntimeError:
@@ -106,9 +108,9 @@ def test_gradio_sweep_breaks_when_requests_add_files_but_the_safe_one_does_not(t
         adder.join()
         return raised, files
 
-    raised, _ = sweep_while_adding(serving._gradio_sweep)
+    raised, _ = sweep_while_adding(serving._gradio_sweep, 10.0)
     assert raised > 0  # Gradio 6.31: "Set changed size during iteration" (ends its schedule for good)
-    raised, files = sweep_while_adding(serving.safe_cache_sweep)
+    raised, files = sweep_while_adding(serving.safe_cache_sweep, 2.0)
     assert raised == 0
     serving.safe_cache_sweep(SimpleNamespace(blocks={}, temp_file_sets=[files]), None)
     assert files == set() and not any(tmp_path.iterdir())  # tracked files deleted, and forgotten
