@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from maskdet.render.drawing import VERDICT_COLOURS
 
@@ -147,6 +148,21 @@ def expect_result(page, text: str) -> None:
     page.wait_for_selector(f"#summary :text('{text}')", timeout=60_000)
 
 
+def open_settings(page) -> None:
+    """Open the Settings accordion. A run's end scrolls the result into view a moment after the summary
+    shows, and a click aimed before that scroll lands elsewhere: click again until the settings show."""
+    slider = page.locator("#settings input[type=range]").first
+    for _ in range(10):
+        if slider.is_visible():
+            return
+        page.locator("#settings").get_by_text("Settings", exact=True).first.click()
+        try:
+            slider.wait_for(state="visible", timeout=5_000)
+        except PlaywrightTimeoutError:
+            continue
+    assert slider.is_visible(), "the Settings accordion did not open"
+
+
 def on_screen_box(page, selector: str) -> dict:
     """The element's box after scrolling it into view; it must lie inside the viewport."""
     element = page.locator(selector).first
@@ -192,7 +208,7 @@ def test_browser_one_face_heatmap_visible_and_settings_redraw_without_the_model(
     assert len(model_calls) == 1
     before = screen.evaluate("document.querySelector('#result-image img').src")
     tile_before = screen.evaluate("document.querySelector('#heatmaps img').src")
-    screen.locator("#settings").get_by_text("Settings", exact=True).first.click()
+    open_settings(screen)
     screen.get_by_label("Heatmaps on the photo, each face in its box").check()
     screen.wait_for_function(f"() => document.querySelector('#result-image img').src !== {json.dumps(before)}",
                              timeout=30_000)
@@ -390,14 +406,15 @@ def test_browser_unreadable_file_one_message_that_stays(screen, tmp_path):
 def test_browser_threshold_and_one_face_rerun_without_pressing_and_say_why(screen):
     screen.locator("#examples").get_by_text("Five faces, two masked").click()
     expect_result(screen, "5 faces")
-    screen.locator("#settings").get_by_text("Settings", exact=True).first.click()
+    open_settings(screen)
     threshold = screen.locator("#settings input[type=range]").first
-    threshold.focus()
     threshold.press("End")  # 0.95: no face of the group photo scores that high
+    assert threshold.input_value() == "0.95"
     expect_result(screen, "No face at the face-detection threshold 0.95")
     assert "lower it in Settings" in screen.locator("#summary").inner_text()
     assert "try a closer" not in screen.locator("#summary").inner_text()  # the photo is not to blame
     threshold.press("Home")
+    assert threshold.input_value() == "0.3"
     expect_result(screen, "5 faces")
     screen.get_by_label("This photo is one cropped face: classify the whole picture").check()
     expect_result(screen, "Whole image as one face")
@@ -444,7 +461,7 @@ def contrast_failures(page) -> list:
 def test_browser_text_contrast_meets_wcag_aa(screen):
     screen.locator("#examples").get_by_text("Five faces, two masked").click()
     expect_result(screen, "5 faces")
-    screen.locator("#settings").get_by_text("Settings", exact=True).first.click()
+    open_settings(screen)
     screen.get_by_text("Lower finds more faces").wait_for(state="visible", timeout=10_000)
     failures = contrast_failures(screen)
     shot(screen, "contrast")
