@@ -1,3 +1,4 @@
+import cv2
 import keras
 import numpy as np
 import pytest
@@ -16,6 +17,9 @@ def evidence_model() -> keras.Model:
     first = keras.layers.Conv2D(3, 1, name="block1_conv1", trainable=False)
     x = first(inputs)
     first.set_weights([np.eye(3, dtype="float32")[None, None], np.zeros(3, "float32")])
+    middle = keras.layers.Conv2D(3, 1, activation="relu", name="block4_conv3", trainable=False)
+    x = middle(x)
+    middle.set_weights([np.eye(3, dtype="float32")[None, None], np.zeros(3, "float32")])
     conv = keras.layers.Conv2D(1, 1, activation="relu", name=LAST_CONV_LAYER)
     x = conv(x)
     conv.set_weights([np.array([1.0, 0.0, 0.0], "float32").reshape(1, 1, 3, 1), np.array([-128.0], "float32")])
@@ -26,11 +30,12 @@ def evidence_model() -> keras.Model:
     return keras.Model(inputs, ClassProbabilities(name="probs")(logits))
 
 
-def test_heatmap_peaks_on_the_evidence():
+@pytest.mark.parametrize("weighting", ["location", "channel"])
+def test_heatmap_peaks_on_the_evidence(weighting):
     image = np.zeros((1, TINY_SIZE, TINY_SIZE, 3), "float32")
     image[0, 2:10, 20:30, 0] = 255.0
-    probs, cams = GradCam(evidence_model()).explain(image)
-    assert probs[0].argmax() == 1
+    probs, cams = GradCam(evidence_model(), weighting=weighting).explain(image)
+    assert probs[0].argmax() == 1 and cams.shape == (1, TINY_SIZE, TINY_SIZE)
     row, col = np.unravel_index(cams[0].argmax(), cams[0].shape)
     assert 2 <= row < 10 and 20 <= col < 30
     assert cams[0].max() == pytest.approx(1.0, abs=1e-4)
@@ -50,7 +55,7 @@ def test_matches_the_textbook_two_pass_grad_cam(batch_norm, layer):
 
     tiny_model = build_model(TINY_SIZE, 1 / 16, batch_norm=batch_norm)
     images = np.random.default_rng(0).uniform(0, 255, (3, TINY_SIZE, TINY_SIZE, 3)).astype("float32")
-    probs, cams = GradCam(tiny_model, layer).explain(images)
+    probs, cams = GradCam(tiny_model, [(layer, 1.0)], "channel").explain(images)
     grad_model = keras.Model(tiny_model.input,
                              [tiny_model.get_layer(layer).output, tiny_model.get_layer(LOGITS_LAYER).output])
     for i in range(len(images)):
@@ -59,6 +64,7 @@ def test_matches_the_textbook_two_pass_grad_cam(batch_norm, layer):
             score = logits[0, int(tf.argmax(logits[0]))]
         grads = tape.gradient(score, conv)[0]
         expected = tf.nn.relu(tf.reduce_sum(tf.reduce_mean(grads, axis=(0, 1)) * conv[0], axis=-1)).numpy()
+        expected = cv2.resize(expected, (TINY_SIZE, TINY_SIZE), interpolation=cv2.INTER_LINEAR)
         expected = expected / (expected.max() + 1e-8)
         np.testing.assert_allclose(cams[i], expected, atol=1e-4)
     np.testing.assert_allclose(probs, tiny_model.predict(images, verbose=0), atol=1e-5)
@@ -98,3 +104,22 @@ def test_bfloat16_base_gives_float32_results_close_to_float32():
     np.testing.assert_allclose(probs, expected_probs, atol=0.03)
     np.testing.assert_allclose(half.predict(images), probs, atol=1e-6)
     assert np.abs(cams - expected_cams).mean() < 0.05
+
+
+def test_layercam_fuses_layers_by_weighted_geometric_mean(tiny_model):
+    """Two layers' maps, each the textbook LayerCAM at the input size, fused as m4^0.2 * m5^0.8."""
+    images = np.random.default_rng(4).uniform(0, 255, (2, TINY_SIZE, TINY_SIZE, 3)).astype("float32")
+    layers = [("block4_conv3", 0.2), (LAST_CONV_LAYER, 0.8)]
+    _, fused = GradCam(tiny_model, layers).explain(images)
+    grad_model = keras.Model(tiny_model.input, [tiny_model.get_layer(name).output for name, _ in layers]
+                             + [tiny_model.get_layer(LOGITS_LAYER).output])
+    for i in range(len(images)):
+        with tf.GradientTape() as tape:
+            *convs, logits = grad_model(images[i:i + 1])
+            score = tf.reduce_max(logits[0])
+        expected = np.ones((TINY_SIZE, TINY_SIZE), np.float32)
+        for conv, grad, (_, weight) in zip(convs, tape.gradient(score, convs), layers):
+            layer_map = tf.reduce_sum(tf.nn.relu(grad[0]) * conv[0], axis=-1).numpy()
+            layer_map = np.maximum(cv2.resize(layer_map, (TINY_SIZE, TINY_SIZE), interpolation=cv2.INTER_LINEAR), 0)
+            expected *= (layer_map / (layer_map.max() + 1e-8)) ** weight
+        np.testing.assert_allclose(fused[i], expected / (expected.max() + 1e-8), atol=1e-3)

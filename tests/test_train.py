@@ -108,12 +108,12 @@ def test_cli_errors_on_bad_folders(tmp_path, capsys, layout):
 def test_evaluate_plays_the_pointing_game_on_a_chosen_layer(trained_run, tiny_dataset, tmp_path, capsys):
     model = str(trained_run / "model.keras")
     common = ["--model", model, "--data", str(tiny_dataset), "--no-stress", "--out", str(tmp_path)]
-    assert evaluate.main([*common, "--gradcam-layer", "block4_conv3"]) == 0
+    assert evaluate.main([*common, "--heatmap-layers", "block4_conv3", "--heatmap-weighting", "channel"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["pointing_layer"] == "block4_conv3"
+    assert printed["pointing_heatmap"] == {"layers": [["block4_conv3", 1.0]], "weighting": "channel"}
     assert sum(p["faces"] + p["left_out_no_landmarks"] for p in printed["pointing"].values()) == printed["n_images"]
-    assert evaluate.main([*common, "--gradcam-layer", "no_such_layer"]) == 2
-    assert "no layer named 'no_such_layer'" in capsys.readouterr().err
+    assert evaluate.main([*common, "--heatmap-layers", "block4_conv3:0.5", "no_such_layer:0.5"]) == 2
+    assert "no layer named no_such_layer" in capsys.readouterr().err
 
 
 def test_evaluate_cli_errors_on_missing_model(tmp_path, capsys):

@@ -2,7 +2,7 @@
 
 images (safe decoding), faces (YuNet detection and its rules), face_geometry (boxes, crops,
 mirroring, merging, search scales; re-exported by faces), model (the VGG16 classifier),
-numerics (float32 or bfloat16), gradcam (prediction and Grad-CAM in one pass), predictor
+numerics (float32 or bfloat16), gradcam (prediction and its heatmap in one pass), predictor
 (`Predictor`: image -> faces -> crops -> batch -> Prediction), prediction (verdicts, counts, the
 headline, JSON; its pictures are drawn by maskdet.render).
 

@@ -1,69 +1,110 @@
-"""Grad-CAM computed in the same forward pass that makes the prediction, for a whole batch.
+"""Heatmaps computed in the same forward pass that makes the prediction, for a whole batch.
 
-The model is split at the last conv layer: the convolutional base runs once, then only the small
-head runs under a GradientTape, so the explanation costs one extra backward pass through the head.
-The class explained is the predicted one, scored by its pre-softmax logit (a saturated softmax
-would give near-zero gradients). A base computing in bfloat16 is fine: the heatmap arithmetic and
-the softmax run in float32.
+The model is split at the earliest heatmap layer: the convolutional base up to it runs once, then
+the layers above it run under a GradientTape, so the explanation costs one backward pass through
+the top of the network. The class explained is the predicted one, scored by its pre-softmax logit (a
+saturated softmax would give near-zero gradients).
+
+Each layer's map weights its activations by their gradients, either per location and channel
+(LayerCAM: relu(gradient) x activation, summed over channels; the default) or per channel (Grad-CAM:
+the channel's mean gradient). Maps of several layers are upsampled to the input size, scaled to a
+peak of 1 and fused by a weighted geometric mean, so a region is hot only where every layer agrees:
+the coarse layer says which part of the face decided, the finer one where exactly. A base computing
+in bfloat16 is fine: the heatmap arithmetic and the softmax run in float32.
 """
 
 from __future__ import annotations
+
+from typing import Literal, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from maskdet.config import LAST_CONV_LAYER, LOGITS_LAYER
+from maskdet.config import HEATMAP_LAYERS, LOGITS_LAYER
 from maskdet.core.model import model_info
 
 EPSILON = 1e-8
+Weighting = Literal["location", "channel"]
 
 
 class GradCam:
-    """Batched prediction with optional Grad-CAM heatmaps from `LAST_CONV_LAYER`."""
+    """Batched prediction with optional class-activation heatmaps (see the module docstring).
 
-    def __init__(self, model: keras.Model, conv_layer: str = LAST_CONV_LAYER) -> None:
+    `layers`: (conv layer name, weight) pairs, the earliest layer of the network first.
+    """
+
+    def __init__(self, model: keras.Model, layers: Sequence[tuple[str, float]] = HEATMAP_LAYERS,
+                 weighting: Weighting = "location") -> None:
         info = model_info(model)
         self.input_size = info.input_size
         self.class_names = info.class_names
         self.temperature = info.temperature
         self.precision = info.precision
-        conv = model.get_layer(conv_layer).output
-        self._base = keras.Model(model.input, conv)
-        self._head = keras.Model(conv, model.get_layer(LOGITS_LAYER).output)
+        self.weighting = weighting
+        names = [name for name, _ in layers]
+        self._weights = [float(weight) for _, weight in layers]
+        first = model.get_layer(names[0]).output
+        self._base = keras.Model(model.input, first)
+        self._upper = keras.Model(first, [model.get_layer(name).output for name in names[1:]]
+                                  + [model.get_layer(LOGITS_LAYER).output])
         signature = [tf.TensorSpec([None, info.input_size, info.input_size, 3], tf.float32)]
         self._explain = tf.function(self._explain_batch, input_signature=signature)
         self._predict = tf.function(self._predict_batch, input_signature=signature)
 
     def _predict_batch(self, images: tf.Tensor) -> tf.Tensor:
-        logits = self._head(self._base(images, training=False), training=False)
+        _, logits = self._run_upper(self._base(images, training=False))
         return self._probabilities(logits)
 
     def _explain_batch(self, images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        conv = self._base(images, training=False)
+        first = self._base(images, training=False)
         with tf.GradientTape() as tape:
-            tape.watch(conv)
-            logits = self._head(conv, training=False)
+            tape.watch(first)
+            later, logits = self._run_upper(first)
             predicted_logit = tf.reduce_max(logits, axis=1)
-        grads = tf.cast(tape.gradient(predicted_logit, conv), tf.float32)
-        conv = tf.cast(conv, tf.float32)
-        channel_weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-        cam = tf.nn.relu(tf.reduce_sum(channel_weights * conv, axis=-1))
-        cam = cam / (tf.reduce_max(cam, axis=(1, 2), keepdims=True) + EPSILON)
-        return self._probabilities(logits), cam
+        activations = [first, *later]
+        grads = tape.gradient(predicted_logit, activations)
+        fused = tf.ones_like(images[..., 0])
+        for activation, grad, weight in zip(activations, grads, self._weights):
+            layer_map = self._layer_map(tf.cast(activation, tf.float32), tf.cast(grad, tf.float32))
+            fused *= tf.pow(self._at_input_size(layer_map), weight)
+        return self._probabilities(logits), _scaled_to_peak_one(fused)
+
+    def _run_upper(self, first: tf.Tensor) -> tuple[list[tf.Tensor], tf.Tensor]:
+        """(the later heatmap layers' activations, logits) from the first heatmap layer's."""
+        outputs = self._upper(first, training=False)
+        outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        return outputs[:-1], outputs[-1]
+
+    def _layer_map(self, activation: tf.Tensor, grad: tf.Tensor) -> tf.Tensor:
+        """(N, h, w) map of one layer, before scaling."""
+        if self.weighting == "channel":
+            channel_weights = tf.reduce_mean(grad, axis=(1, 2), keepdims=True)
+            return tf.nn.relu(tf.reduce_sum(channel_weights * activation, axis=-1))
+        return tf.reduce_sum(tf.nn.relu(grad) * activation, axis=-1)
+
+    def _at_input_size(self, layer_map: tf.Tensor) -> tf.Tensor:
+        """The map upsampled (bilinear, half-pixel centres as cv2) to the input size, peak 1."""
+        size = (self.input_size, self.input_size)
+        resized = tf.image.resize(layer_map[..., None], size, method="bilinear")[..., 0]
+        return _scaled_to_peak_one(tf.nn.relu(resized))
 
     def _probabilities(self, logits: tf.Tensor) -> tf.Tensor:
         return tf.nn.softmax(tf.cast(logits, tf.float32) / self.temperature)
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        """Class probabilities, shape (N, 2), for RGB 0-255 images at the model's input size."""
+        """Class probabilities, shape (N, classes), for RGB 0-255 images at the model's input size."""
         return self._predict(tf.convert_to_tensor(images, tf.float32)).numpy()
 
     def explain(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(probabilities (N, 2), heatmaps (N, h, w) in [0, 1]) in one pass."""
+        """(probabilities (N, classes), heatmaps (N, size, size) in [0, 1] at the input size) in one pass."""
         probs, cams = self._explain(tf.convert_to_tensor(images, tf.float32))
         return probs.numpy(), cams.numpy()
 
     def trace_count(self) -> int:
         """How many graphs were traced (stays 1 per mode whatever the batch size)."""
         return self._explain.experimental_get_tracing_count() + self._predict.experimental_get_tracing_count()
+
+
+def _scaled_to_peak_one(maps: tf.Tensor) -> tf.Tensor:
+    return maps / (tf.reduce_max(maps, axis=(1, 2), keepdims=True) + EPSILON)

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from maskdet.config import CLASS_NAMES, DEFAULT_INPUT_SIZE, LAST_CONV_LAYER, LOGITS_LAYER, PROBS_LAYER
+from maskdet.config import CLASS_NAMES, DEFAULT_INPUT_SIZE, HEATMAP_LAYERS, LAST_CONV_LAYER, LOGITS_LAYER, PROBS_LAYER
 
 VGG16_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 """(filters, conv layers) per block of VGG16; the width multiplier scales the filters."""
@@ -271,7 +271,8 @@ def load_model(path: Union[str, Path]) -> keras.Model:
         raise ModelFileError(f"cannot load model file {path}: {err}") from err
     try:
         model_info(model)
-        model.get_layer(LAST_CONV_LAYER)
+        for name, _ in HEATMAP_LAYERS:
+            model.get_layer(name)
         model.get_layer(LOGITS_LAYER)
     except (ValueError, AttributeError) as err:
         raise ModelFileError(f"{path} is not a maskdet model: {err}") from err

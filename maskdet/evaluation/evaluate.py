@@ -2,7 +2,8 @@
 calibration and plots.
 
     python -m maskdet evaluate --model models/maskdet_vgg16.keras --data DIR [DIR...] [--split test]
-        [--precision float32|bfloat16] [--no-stress] [--no-pointing] [--gradcam-layer NAME]
+        [--precision float32|bfloat16] [--no-stress] [--no-pointing]
+        [--heatmap-layers NAME[:WEIGHT] ...] [--heatmap-weighting location|channel]
 
 Sources listed in the model's split file are scored on their held-out split; sources it does not
 list were never seen in training and are scored on the split a training run would give them.
@@ -15,7 +16,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import keras
 import numpy as np
@@ -23,10 +24,10 @@ import numpy as np
 from maskdet.evaluation.calibration import choose_unsure_band, probability_matrix, expected_calibration_error, reliability_bins, softmax
 from maskdet.evaluation.explanations import heatmap_sheet
 from maskdet.evaluation.metrics import classification_metrics, roc_curve
-from maskdet.config import CLASS_NAMES, LAST_CONV_LAYER, LOGITS_LAYER, MASK_INDEX
+from maskdet.config import CLASS_NAMES, HEATMAP_LAYERS, LOGITS_LAYER, MASK_INDEX
 from maskdet.data.dataset import DatasetError, LoadedDataset, load_dataset
 from maskdet.core.faces import CROP_SCALE
-from maskdet.core.gradcam import GradCam
+from maskdet.core.gradcam import GradCam, Weighting
 from maskdet.core.model import ModelFileError, inference_copy, load_model, model_info
 from maskdet.evaluation.pointing import pointing_game
 from maskdet.data.recrop import optional_locator
@@ -103,15 +104,24 @@ def stress_metrics(model: keras.Model, dataset: LoadedDataset, split: str) -> di
 
 
 def explain_split(model: keras.Model, dataset: LoadedDataset, split: Optional[str], out_dir: Path,
-                  layer: str = LAST_CONV_LAYER) -> dict:
+                  layers: Sequence[tuple[str, float]] = HEATMAP_LAYERS, weighting: Weighting = "location") -> dict:
     """The Grad-CAM pointing game (maskdet.evaluation.pointing) on the faces of `split` that have
-    landmarks, with the heatmap taken from `layer` (the app's by default), and the seeded contact
+    landmarks, with the heatmap made from `layers` (the app's by default), and the seeded contact
     sheet of heatmaps per class (heatmaps_<split>.png), from one float32 engine."""
     index = dataset.indices(split)
-    engine = GradCam(inference_copy(model, "float32"), layer)
+    engine = GradCam(inference_copy(model, "float32"), layers, weighting)
     images, labels, landmarks = dataset.images[index], dataset.labels[index], dataset.landmarks[index]
     heatmap_sheet(engine, images, labels, landmarks, out_dir / f"heatmaps_{split or 'all'}.png")
     return pointing_game(engine, images, labels, landmarks)
+
+
+def layer_weight(text: str) -> tuple[str, float]:
+    """"block5_conv3:0.8" -> ("block5_conv3", 0.8); a bare name weighs 1."""
+    name, _, weight = text.partition(":")
+    try:
+        return name, float(weight or 1.0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not NAME or NAME:WEIGHT: {text!r}") from None
 
 
 def unsure_band_report(probs: np.ndarray, labels: np.ndarray) -> dict:
@@ -173,14 +183,19 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="also score the stress set (dark, backlit, blurred, low-res, grey, rotated)")
     parser.add_argument("--pointing", action=argparse.BooleanOptionalAction, default=True,
                         help="also play the Grad-CAM pointing game on faces with landmarks")
-    parser.add_argument("--gradcam-layer", default=LAST_CONV_LAYER,
-                        help=f"conv layer the pointing game's heatmaps come from (default: the app's, {LAST_CONV_LAYER})")
+    parser.add_argument("--heatmap-layers", nargs="+", type=layer_weight, default=list(HEATMAP_LAYERS),
+                        metavar="NAME[:WEIGHT]",
+                        help="conv layers the pointing game's heatmaps fuse, earliest first, each with its weight "
+                             f"(default: the app's, {' '.join(f'{n}:{w:g}' for n, w in HEATMAP_LAYERS)})")
+    parser.add_argument("--heatmap-weighting", choices=("location", "channel"), default="location",
+                        help="location: LayerCAM, the app's; channel: the original Grad-CAM")
     args = parser.parse_args(argv)
     split_csv = args.split_csv or args.model.with_name("split.csv")
     try:
         model = load_model(args.model)
-        if args.pointing and args.gradcam_layer not in {layer.name for layer in model.layers}:
-            raise ModelFileError(f"the model has no layer named {args.gradcam_layer!r}")
+        missing = {name for name, _ in args.heatmap_layers} - {layer.name for layer in model.layers}
+        if args.pointing and missing:
+            raise ModelFileError(f"the model has no layer named {', '.join(sorted(missing))}")
         if not split_csv.is_file():
             raise DatasetError(f"split file not found: {split_csv} (pass --split-csv)")
         dataset = load_dataset(args.data, model_info(model).input_size, split_csv=split_csv,
@@ -199,8 +214,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         if args.stress:
             metrics["stress"] = stress_metrics(served, dataset, split)
         if args.pointing:
-            metrics["pointing"] = explain_split(model, dataset, split, out_dir, args.gradcam_layer)
-            metrics["pointing_layer"] = args.gradcam_layer
+            metrics["pointing"] = explain_split(model, dataset, split, out_dir, args.heatmap_layers,
+                                                args.heatmap_weighting)
+            metrics["pointing_heatmap"] = {"layers": args.heatmap_layers, "weighting": args.heatmap_weighting}
     except (ModelFileError, DatasetError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -10,7 +10,7 @@ from typing import Optional
 
 import gradio as gr
 
-from maskdet.config import CHECKOUT_DIR, MAX_IMAGE_PIXELS, MIN_FACE_SIZE, UNSURE_BAND, UPLOAD_LIMIT_BYTES
+from maskdet.config import CHECKOUT_DIR, HEATMAP_LAYERS, MAX_IMAGE_PIXELS, MIN_FACE_SIZE, UNSURE_BAND, UPLOAD_LIMIT_BYTES
 from maskdet.core.faces import DEFAULT_THRESHOLD
 from maskdet.core.prediction import DEFAULT_OPACITY
 from maskdet.web.settings import ON_SPACES
@@ -83,7 +83,8 @@ def about_markdown(metrics_file: Path = METRICS_FILE) -> str:
         f"recall mask {recall['mask']['recall']:.1%} / no mask {recall['no_mask']['recall']:.1%}"
         f"{worn_wrong_words(recall)}, "
         f"ROC AUC {test['roc_auc']:.3f}, calibration error (ECE) {test['ece']:.1%}. "
-        "Faces are found with OpenCV's YuNet detector; heatmaps are Grad-CAM on `block5_conv3`. "
+        "Faces are found with OpenCV's YuNet detector; heatmaps are LayerCAM (a Grad-CAM variant) "
+        f"fused from {' and '.join(f'`{name}`' for name, _ in HEATMAP_LAYERS)}. "
         f"Data, recipe and known limits: {model_card_link()}."
     )
 
