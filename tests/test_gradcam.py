@@ -111,6 +111,7 @@ def test_layercam_fuses_layers_by_weighted_geometric_mean(tiny_model):
     images = np.random.default_rng(4).uniform(0, 255, (2, TINY_SIZE, TINY_SIZE, 3)).astype("float32")
     layers = [("block4_conv3", 0.2), (LAST_CONV_LAYER, 0.8)]
     _, fused = GradCam(tiny_model, layers).explain(images)
+    np.testing.assert_allclose(GradCam(tiny_model, layers[::-1]).explain(images)[1], fused, atol=1e-6)  # any order
     grad_model = keras.Model(tiny_model.input, [tiny_model.get_layer(name).output for name, _ in layers]
                              + [tiny_model.get_layer(LOGITS_LAYER).output])
     for i in range(len(images)):

@@ -31,7 +31,7 @@ Weighting = Literal["location", "channel"]
 class GradCam:
     """Batched prediction with optional class-activation heatmaps (see the module docstring).
 
-    `layers`: (conv layer name, weight) pairs, the earliest layer of the network first.
+    `layers`: (conv layer name, weight) pairs, in any order.
     """
 
     def __init__(self, model: keras.Model, layers: Sequence[tuple[str, float]] = HEATMAP_LAYERS,
@@ -42,6 +42,8 @@ class GradCam:
         self.temperature = info.temperature
         self.precision = info.precision
         self.weighting = weighting
+        depth = {layer.name: position for position, layer in enumerate(model.layers)}
+        layers = sorted(layers, key=lambda pair: depth[pair[0]])  # the model is split at the earliest
         names = [name for name, _ in layers]
         self._weights = [float(weight) for _, weight in layers]
         first = model.get_layer(names[0]).output

@@ -16,7 +16,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional, Sequence, get_args
 
 import keras
 import numpy as np
@@ -185,9 +185,9 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="also play the Grad-CAM pointing game on faces with landmarks")
     parser.add_argument("--heatmap-layers", nargs="+", type=layer_weight, default=list(HEATMAP_LAYERS),
                         metavar="NAME[:WEIGHT]",
-                        help="conv layers the pointing game's heatmaps fuse, earliest first, each with its weight "
+                        help="conv layers the pointing game's heatmaps fuse, each with its weight "
                              f"(default: the app's, {' '.join(f'{n}:{w:g}' for n, w in HEATMAP_LAYERS)})")
-    parser.add_argument("--heatmap-weighting", choices=("location", "channel"), default="location",
+    parser.add_argument("--heatmap-weighting", choices=get_args(Weighting), default="location",
                         help="location: LayerCAM, the app's; channel: the original Grad-CAM")
     args = parser.parse_args(argv)
     split_csv = args.split_csv or args.model.with_name("split.csv")
