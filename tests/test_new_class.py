@@ -66,3 +66,15 @@ def test_new_class_only_needs_a_model_to_add_to(capsys):
         train.main(["--data", "x", "--weights", "none", "--new-class-only"])
     assert exit_.value.code == 2
     assert "--new-class-only needs --init-from" in capsys.readouterr().err
+
+
+def test_real_worn_wrong_faces_of_other_sources_stay_unseen():
+    from argparse import Namespace
+
+    labels = np.array([2, 2, 2, 1, 0])
+    sources = ["improper", "webcam", "improper", "webcam", "webcam"]
+    unseen = lambda **kw: train.unseen_worn_wrong(labels, sources, Namespace(**kw)).tolist()  # noqa: E731
+    assert unseen(real_worn_wrong=0.0, real_worn_wrong_sources=None) == [True, True, True, False, False]
+    assert unseen(real_worn_wrong=0.3, real_worn_wrong_sources=None) == [False] * 5
+    assert unseen(real_worn_wrong=0.3, real_worn_wrong_sources=["improper"]) == [False, True, False, False, False]
+    assert unseen(real_worn_wrong=0.0, real_worn_wrong_sources=["improper"]) == [True, True, True, False, False]

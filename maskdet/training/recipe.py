@@ -50,6 +50,9 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     data.add_argument("--real-worn-wrong", type=float, default=0.1,
                       help="share of real incorrect_mask/ images among the drawn real images, relative to 1 for "
                            "each other class (0: train on none of them, e.g. to score them as never seen)")
+    data.add_argument("--real-worn-wrong-sources", nargs="+",
+                      help="draw real incorrect_mask/ images only from these sources; the others stay unseen (a "
+                           "held-out-source fold for the worn-wrong verdict)")
     data.add_argument("--split-from", type=Path,
                       help="keep the split of this split.csv (e.g. the model named by --init-from, so its test "
                            "images stay unseen); files it does not list are split by group as usual")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Optional
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from maskdet.config import WORN_WRONG_INDEX
@@ -90,6 +91,18 @@ def new_model(args: argparse.Namespace, train_set: tuple, val_set: tuple, total_
     return model
 
 
+def unseen_worn_wrong(labels: np.ndarray, sources: list[str], args: argparse.Namespace) -> np.ndarray:
+    """Which images are real worn-wrong faces that training must not see: all of them with
+    --real-worn-wrong 0, else those of sources not named by --real-worn-wrong-sources (when given)."""
+    worn_wrong = labels == WORN_WRONG_INDEX
+    if args.real_worn_wrong <= 0:
+        return worn_wrong
+    allowed = getattr(args, "real_worn_wrong_sources", None)
+    if not allowed:
+        return np.zeros_like(worn_wrong)
+    return worn_wrong & ~np.isin(np.asarray(sources, dtype=object), list(allowed))
+
+
 def train(args: argparse.Namespace) -> dict:
     """Run the whole recipe and write model.keras, metrics.json, split.csv and plots to args.out."""
     started = time.time()
@@ -109,6 +122,8 @@ def train(args: argparse.Namespace) -> dict:
     print(f"strategy: {type(strategy).__name__}, {strategy.num_replicas_in_sync} replica(s)", flush=True)
 
     train_index, val_index = dataset.indices("train"), dataset.indices("val")
+    train_index = train_index[~unseen_worn_wrong(dataset.labels[train_index],
+                                                 [dataset.sources[i] for i in train_index], args)]
     train_labels, train_sources = dataset.labels[train_index], [dataset.sources[i] for i in train_index]
     shares = {WORN_WRONG_INDEX: max(args.real_worn_wrong, 0.0)}
     print(f"real-image draws (balance: {args.balance}; composites: {args.composite}):\n"
@@ -123,8 +138,8 @@ def train(args: argparse.Namespace) -> dict:
 
     val_labels, val_sources = dataset.labels[val_index], [dataset.sources[i] for i in val_index]
     watched = val_index[monitor_subset(val_labels, val_sources, args.monitor_per_stratum, args.seed)]
-    if args.real_worn_wrong <= 0:  # real worn-wrong faces stay unseen: not even the best epoch is picked on them
-        watched = watched[dataset.labels[watched] != WORN_WRONG_INDEX]
+    # real worn-wrong faces that stay unseen: not even the best epoch is picked on them
+    watched = watched[~unseen_worn_wrong(dataset.labels[watched], [dataset.sources[i] for i in watched], args)]
     watched_sources = [dataset.sources[i] for i in watched]
     callbacks = [
         SafeCheckpoint(out, state["best_val_loss"]),
@@ -133,10 +148,6 @@ def train(args: argparse.Namespace) -> dict:
     ]
     seed = args.seed + state["next_epoch"]
     train_images, train_landmarks = dataset.images[train_index], dataset.landmarks[train_index]
-    if args.real_worn_wrong <= 0:
-        keep = train_labels != WORN_WRONG_INDEX
-        train_images, train_landmarks, train_labels = train_images[keep], train_landmarks[keep], train_labels[keep]
-        train_sources = [s for s, k in zip(train_sources, keep) if k]
     recipe = RECIPES[args.composite]
     composer = Composer(train_images, train_labels, train_landmarks, recipe, seed) if recipe.active else None
     batches = training_batches(train_images, train_labels, train_sources, args.batch_size, args.balance, seed,
