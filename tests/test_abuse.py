@@ -299,11 +299,11 @@ SETTINGS = {  # name -> (threshold, opacity, show_cam as JSON text, expected: er
     "negative threshold": ("-1", "0.45", "false", None),
     "negative opacity": ("0.6", "-3", "false", None),
     "opacity above 1": ("0.6", "7.5", "true", None),
-    "NaN threshold": ("NaN", "0.45", "false", "Face detection threshold must be a number from 0.3 to 0.95."),
+    "NaN threshold": ("NaN", "0.45", "false", "Face detection threshold must be a number from 0.2 to 0.95."),
     "infinite opacity": ("0.6", "Infinity", "false", "Heatmap opacity must be a number from 0 to 1."),
-    "text threshold": ('"abc"', "0.45", "false", "Face detection threshold must be a number from 0.3 to 0.95."),
+    "text threshold": ('"abc"', "0.45", "false", "Face detection threshold must be a number from 0.2 to 0.95."),
     "null opacity": ("0.6", "null", "false", "Heatmap opacity must be a number from 0 to 1."),
-    "list threshold": ("[0.6]", "0.45", "false", "Face detection threshold must be a number from 0.3 to 0.95."),
+    "list threshold": ("[0.6]", "0.45", "false", "Face detection threshold must be a number from 0.2 to 0.95."),
     "text heatmap switch": ("0.6", "0.45", '"yes"', "Grad-CAM heatmaps must be true or false."),
 }
 

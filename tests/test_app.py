@@ -412,7 +412,7 @@ def test_browser_threshold_and_one_face_rerun_without_pressing_and_say_why(scree
     press_and_expect(screen, threshold, "End", "0.95", "No face at the face-detection threshold 0.95")
     assert "lower it in Settings" in screen.locator("#summary").inner_text()
     assert "try a closer" not in screen.locator("#summary").inner_text()  # the photo is not to blame
-    press_and_expect(screen, threshold, "Home", "0.3", "5 faces")
+    press_and_expect(screen, threshold, "Home", "0.2", "5 faces")
     screen.get_by_label("This photo is one cropped face: classify the whole picture").check()
     expect_result(screen, "Whole image as one face")
     assert len([name for name in screen.sent if name == "analyse_kept_photo"]) >= 3

@@ -59,16 +59,44 @@ def test_real_crops_are_drawn_per_class_and_pasted_apart(tmp_path):
 
 def test_detector_eval_reports_classes_bands_face_free_and_time(yunet_file, tmp_path, capsys):
     root = make_extra(tmp_path / "extra")
-    variants = [v for v in detector_eval.VARIANTS if v.name.startswith(("SHIPPED", "today", "no re-detection"))]
+    variants = [v for v in detector_eval.VARIANTS if v.name.startswith(("SHIPPED", "before"))]
     figures = detector_eval.evaluate(FaceDetector.load(yunet_file), root, 4, {}, [], None, variants=variants,
                                      texture_count=2)
     out = capsys.readouterr().out
-    assert "masked" in out and "worn wrong" in out and "80-160px" in out and "face-free" in out
+    assert "masked" in out and "worn wrong" in out and "64-160px" in out and "<32px" in out and "face-free" in out
+    assert "by source (faces >= 32 px), SHIPPED photo path" in out and "wild with_mask" in out
     shipped = figures["SHIPPED photo path: FaceDetector.detect"]
-    assert [total for _, total in shipped["class"]] == [3, 3, 2]  # faces >= 24 px of 4, 4 and 3
+    large_faces = sum(total for _, total in shipped["class"])
+    assert all(total > 0 for _, total in shipped["class"]) and large_faces + shipped["small"][1] == 11
     assert sum(total for _, total in shipped["band"]) == 11
+    assert sum(total for total in (t for _, t in shipped["source"].values())) == large_faces
+    assert {source for source, _ in shipped["source"]} <= {"wild", "occlusion", "improper"}
     large = shipped["band"][-1]
-    assert large[0] == large[1] > 0  # every face of 80 px and more is found
+    assert large[0] == large[1] > 0  # every face of 64 px and more is found
     assert shipped["face_free"] == (0, 0) and shipped["ms"] > 0
-    today = figures["today: >= 0.4, under 0.75 re-found >= 0.6"]
-    assert all(s[0] >= t[0] for s, t in zip(shipped["band"], today["band"]))  # never finds fewer
+    before = figures["before: >= 0.4, re-found >= 0.6 (mirrored too)"]
+    assert all(s[0] >= b[0] for s, b in zip(shipped["band"], before["band"]))  # never finds fewer
+
+
+def test_variants_apply_the_faint_rule_and_the_second_detector_last():
+    from maskdet.core.face_geometry import Face
+    from maskdet.evaluation.detector_variants import Look, Variant
+
+    def look(score, confirm, mirrored=0.0, second=0.0):
+        face = Face(box=(0, 0, 40, 40), crop_box=(0, 0, 40, 40), score=score, landmarks=())
+        return Look(face, confirm=confirm, confirm_mirror=mirrored, second=second)
+
+    rule, before = Variant("the rule"), Variant("before", floor=0.4, faint=0.0)
+    assert rule.weak_kept(look(0.5, 0.65))[0] and not rule.weak_kept(look(0.35, 0.65))[0]  # faint: 0.8 needed
+    assert rule.weak_kept(look(0.35, 0.1, mirrored=0.85))[0] and before.weak_kept(look(0.35, 0.65))[0]
+    second = Variant("second", rule="second-confirm")
+    assert not rule.weak_kept(look(0.5, 0.1, second=0.9))[0] and second.weak_kept(look(0.5, 0.1, second=0.9))[0]
+    assert second.needs_second and not rule.needs_second
+    assert not Variant("plain", rule="confirm").weak_kept(look(0.5, 0.1, mirrored=0.9))[0]
+
+
+def test_real_crops_may_come_from_chosen_sources_only(tmp_path):
+    root = make_extra(tmp_path / "extra")
+    crops = detector_eval.real_crops(root, 4, seed=0, sources=["wild"])
+    assert crops and {path.parent.parent.name for path, _, _ in crops} == {"wild"}
+    assert {label for _, _, label in crops} == {"with_mask", "without_mask"}  # wild has no worn-wrong faces

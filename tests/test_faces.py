@@ -118,6 +118,25 @@ def test_weak_detections_need_confirmation(yunet_file):
     assert detector.confirm_score(photo, face) >= faces.CONFIRM_SCORE  # a real face is found again
 
 
+def test_faint_detections_must_be_found_again_more_surely(yunet_file, monkeypatch):
+    assert faces.DEFAULT_THRESHOLD < faces.FAINT_SCORE < faces.SURE_SCORE
+    assert faces.needed_confirm_score(faces.FAINT_SCORE) == faces.CONFIRM_SCORE
+    assert faces.needed_confirm_score(faces.FAINT_SCORE - 0.01) == faces.FAINT_CONFIRM_SCORE > faces.CONFIRM_SCORE
+    detector, image = FaceDetector.load(yunet_file), np.zeros((100, 100, 3), np.uint8)
+    between = (faces.CONFIRM_SCORE + faces.FAINT_CONFIRM_SCORE) / 2
+    monkeypatch.setattr(detector, "confirm_score", lambda img, f, mirrored=False: between)
+    assert detector.confirmed(image, _face((10, 10, 40, 40), faces.FAINT_SCORE + 0.05))
+    assert not detector.confirmed(image, _face((10, 10, 40, 40), faces.FAINT_SCORE - 0.05))
+
+
+def test_close_up_match_is_centred_and_about_the_face_size():
+    half = faces.CONFIRM_SIZE / 2  # the face is half the close-up's side
+    centred = (half / 2, half / 2, half * 1.5, half * 1.5)
+    assert faces.centred_in_close_up(centred)
+    assert not faces.centred_in_close_up((0, 0, half, half))  # off centre
+    assert not faces.centred_in_close_up((half - 5, half - 5, half + 5, half + 5))  # far too small
+
+
 def test_small_images_are_searched_at_twice_their_size(yunet_file):
     assert faces.detection_scale(480, 640) == 2.0 and faces.detection_scale(600, 800) == 1.0
     assert faces.detection_scale(2000, 3000) == pytest.approx(960 / 3000)
@@ -256,3 +275,15 @@ def test_no_faces_on_face_free_textures_either_path(yunet_file):
     for label, image in textures(10):
         assert detector.detect(image) == [], label
         assert detector.detect(image, scale=1.0) == [], label
+
+
+def test_one_search_boxes_no_face_twice(yunet_file, monkeypatch):
+    """YuNet's own suppression can keep a weak box shifted onto a face's hair; the single search of
+    live frames and large photos merges like the two searches of small photos do."""
+    detector = FaceDetector.load(yunet_file)
+    face, piece = _face((130, 684, 145, 703), 0.83), _face((138, 680, 150, 696), 0.32)
+    monkeypatch.setattr(detector, "detect_raw", lambda image, threshold, scale=None: [face, piece])
+    monkeypatch.setattr(detector, "confirmed", lambda image, f, mirrored_too=True: True)
+    image = np.zeros((768, 960, 3), np.uint8)  # larger than 640 px: one search
+    assert detector.detect(image) == [face]
+    assert detector.detect(image, scale=1.0) == [face]

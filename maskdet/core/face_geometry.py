@@ -97,8 +97,9 @@ def same_face(a: Face, b: Face) -> bool:
 
 
 def merge_faces(found: list[Face]) -> list[Face]:
-    """One face per person from detections of several searches: highest score first, each later
-    detection of the same face dropped (the kept one brings its own landmarks)."""
+    """One face per person from detections of one or several searches (YuNet's own suppression
+    keeps a weak box shifted onto a face's hair beside the face's box): highest score first, each
+    later detection of the same face dropped (the kept one brings its own landmarks)."""
     kept: list[Face] = []
     for face in sorted(found, key=lambda f: -f.score):
         if not any(same_face(face, other) for other in kept):

@@ -35,10 +35,13 @@ YUNET_SHA256 = "ebafce4e3c118d6554634be5c27ab333b4c047a9a8c3faf1d7cf93101c22f0f0
 YUNET_URL = f"https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/{YUNET_FILE}"
 YUNET_ENV = "MASKDET_YUNET_PATH"
 
-DEFAULT_THRESHOLD = 0.4
-"""Lowest YuNet score considered. The Zoo's 0.9 misses about two thirds of masked faces (masks hide
-the mouth landmarks YuNet relies on); scores under SURE_SCORE must also pass a re-detection check.
-The operating point was measured: docs/face-detection.md (python -m maskdet detector-eval)."""
+DEFAULT_THRESHOLD = 0.3
+"""Lowest YuNet score considered (the app's threshold slider). The Zoo's 0.9 misses about two thirds
+of masked faces (masks hide the mouth landmarks YuNet relies on); every detection under SURE_SCORE
+must also pass a re-detection check, a stricter one under FAINT_SCORE. The operating point was
+measured: docs/face-detection.md (python -m maskdet detector-eval)."""
+THRESHOLD_RANGE = (0.2, 0.95)
+"""The thresholds a user may choose (the app's slider, the API, the command line's --threshold)."""
 SURE_SCORE = 0.75
 """Detections scoring at least this are faces; weaker ones must be confirmed (0.7 let a 0.70
 detection on the cat example, saved as a 256-colour GIF, through)."""
@@ -46,6 +49,10 @@ CONFIRM_SIZE = 160
 CONFIRM_SCORE = 0.6
 """A weak detection is kept only when YuNet finds a face again, scoring at least this, centred in a
 CONFIRM_SIZE px square re-crop of twice its box: clutter rarely survives the second look."""
+FAINT_SCORE = 0.4
+FAINT_CONFIRM_SCORE = 0.8
+"""Detections scoring under FAINT_SCORE (small and masked faces, and more clutter) must be found
+again scoring at least FAINT_CONFIRM_SCORE: with 0.6 they drew boxes on face-free images."""
 
 
 class DetectorUnavailableError(RuntimeError):
@@ -134,11 +141,12 @@ class FaceDetector:
     def detect(self, image: np.ndarray, threshold: float = DEFAULT_THRESHOLD,
                scale: Optional[float] = None) -> list[Face]:
         """Faces in an RGB image, highest score first: every detection scoring at least `threshold`,
-        those under SURE_SCORE only if confirmed (see `confirmed`).
+        those under SURE_SCORE only if confirmed (see `confirmed`, and FAINT_SCORE).
 
         Photos (no `scale`), the thorough path: searched at detection_scale and, when that enlarges
         the image, also at its own size, the two searches merged (one face per person, each with its
-        landmarks); a weak detection may also be confirmed by the mirrored re-crop.
+        landmarks); a weak detection may also be confirmed by the mirrored re-crop. Both paths merge
+        what they keep, so no face is boxed twice.
         Video and live frames (an explicit `scale`, see stream_scale), the cheap path: one search at
         that scale, weak detections confirmed by the re-crop alone (live frames are not slowed down;
         their faces are large). Measured: docs/face-detection.md."""
@@ -153,7 +161,7 @@ class FaceDetector:
         for search_scale in scales:
             found += [face for face in self.detect_raw(image, threshold, search_scale)
                       if face.score >= SURE_SCORE or self.confirmed(image, face, mirrored_too=thorough)]
-        return merge_faces(found) if len(scales) > 1 else found
+        return merge_faces(found)
 
     def detect_raw(self, image: np.ndarray, threshold: float = DEFAULT_THRESHOLD,
                    scale: Optional[float] = None) -> list[Face]:
@@ -166,25 +174,21 @@ class FaceDetector:
         return sorted(faces, key=lambda face: -face.score)
 
     def confirmed(self, image: np.ndarray, face: Face, mirrored_too: bool = True) -> bool:
-        """Whether YuNet finds `face` again in a CONFIRM_SIZE px re-crop of twice its box, or failing
-        that (when `mirrored_too`) in the mirrored re-crop: a masked face often scores higher one way
-        round, clutter rarely does."""
-        if self.confirm_score(image, face) >= CONFIRM_SCORE:
+        """Whether YuNet finds `face` again (see `needed_confirm_score`) in a CONFIRM_SIZE px re-crop
+        of twice its box, or failing that (when `mirrored_too`) in the mirrored re-crop: a masked face
+        often scores higher one way round, clutter rarely does."""
+        needed = needed_confirm_score(face.score)
+        if self.confirm_score(image, face) >= needed:
             return True
-        return mirrored_too and self.confirm_score(image, face, mirrored=True) >= CONFIRM_SCORE
+        return mirrored_too and self.confirm_score(image, face, mirrored=True) >= needed
 
     def confirm_score(self, image: np.ndarray, face: Face, mirrored: bool = False) -> float:
         """The best score of a face near the centre of the re-crop (0 when there is none); of the
         mirrored re-crop when `mirrored`."""
         square = confirmation_crop(image, face.box)
         rows = self._run(np.ascontiguousarray(square[:, ::-1]) if mirrored else square, CONFIRM_SCORE / 4)
-        centre, best = CONFIRM_SIZE / 2, 0.0
-        for row in rows:
-            x, y, w, h = (float(v) for v in row[:4])
-            near = abs(x + w / 2 - centre) < CONFIRM_SIZE * 0.2 and abs(y + h / 2 - centre) < CONFIRM_SIZE * 0.2
-            if near and 0.25 < max(w, h) / centre < 1.6:
-                best = max(best, float(row[-1]))
-        return best
+        return max((float(row[-1]) for row in rows
+                    if centred_in_close_up((row[0], row[1], row[0] + row[2], row[1] + row[3]))), default=0.0)
 
     def _run(self, rgb: np.ndarray, threshold: float) -> np.ndarray:
         """YuNet's rows (x, y, w, h, 10 landmark coordinates, score) for an RGB image."""
@@ -194,6 +198,20 @@ class FaceDetector:
             self._net.setInputSize((bgr.shape[1], bgr.shape[0]))
             _, rows = self._net.detect(bgr)
         return np.zeros((0, 15), np.float32) if rows is None else rows
+
+
+def centred_in_close_up(box: tuple[float, float, float, float]) -> bool:
+    """Whether a box found in the close-up (see confirmation_crop) is the face it was cut around:
+    centred on it and of about its size (the face is half the close-up's side)."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    centre = CONFIRM_SIZE / 2
+    near = abs((x1 + x2) / 2 - centre) < CONFIRM_SIZE * 0.2 and abs((y1 + y2) / 2 - centre) < CONFIRM_SIZE * 0.2
+    return near and 0.25 < max(x2 - x1, y2 - y1) / centre < 1.6
+
+
+def needed_confirm_score(score: float) -> float:
+    """The score a detection scoring `score` (under SURE_SCORE) must reach again on its re-crop."""
+    return CONFIRM_SCORE if score >= FAINT_SCORE else FAINT_CONFIRM_SCORE
 
 
 def _resized(image: np.ndarray, scale: float) -> np.ndarray:

@@ -1,14 +1,15 @@
 """Measure the face detector's operating point: faces found per class and face size, boxes drawn on
-face-free images, and detection time, for today's rule and its variants on the same images. Reads
-data folders (read-only), writes nothing but the optional contact sheet.
+face-free images, and detection time, for the shipped rule, the one before it and other variants on
+the same images. Reads data folders (read-only), writes nothing but the optional contact sheet.
 
-    python -m maskdet detector-eval --real FACE_MASK_EXTRA [--per-class 150] [--face-free DIR]
-        [--masked DIR] [--tight DIR] [--retinaface frozen_graph.pb] [--sheet weak.png]
+    python -m maskdet detector-eval --real FACE_MASK_EXTRA [--per-class 150] [--real-sources wild ...]
+        [--face-free DIR] [--masked DIR] [--tight DIR] [--retinaface frozen_graph.pb] [--sheet weak.png]
 
 Real photos (--real): crops of each class (masked, unmasked, worn wrong) drawn with a fixed seed from
 the sources in REAL_SETS, pasted at random places and sizes (face 16-160 px, bands in BANDS) on
 640x480 scenes cut from the face-free photos; a face counts as found when a kept detection's centre
-lies on its crop and the detection is 0.3x-3x the face. Grid placements (--masked/--tight): masked
+lies on its crop and the detection is 0.3x-3x the face; class columns count faces of SMALL px and
+more, and each source is also reported on its own. Grid placements (--masked/--tight): masked
 crops on grey canvases at set sizes, one size per canvas. Face-free images: the cat example (also
 as a 256-colour GIF), any images in --face-free folders, and seeded synthetic textures.
 """
@@ -16,8 +17,9 @@ as a 256-colour GIF), any images in --face-free folders, and seeded synthetic te
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -26,7 +28,7 @@ from PIL import Image
 from maskdet.core import faces as facemod
 from maskdet.core.faces import Face, FaceDetector
 from maskdet.evaluation.detector_scenes import (
-    BANDS, CANVAS, CLASSES, FACE_SIZES, backgrounds, canvases, crops_in, face_free_images, found_count, matched,
+    BANDS, CANVAS, CLASSES, FACE_SIZES, REAL_SETS, SMALL, backgrounds, canvases, crops_in, face_free_images, found_count, matched,
     real_crops, scenes,
 )
 from maskdet.evaluation.detector_variants import VARIANTS, RetinaFace, Variant, score_image
@@ -47,24 +49,88 @@ def _share(hits: int, total: int) -> str:
     return f"{hits / total:6.1%}" if total else "     -"
 
 
+def _found(rows: list[Placed], keep: Callable[[Placed], bool]) -> tuple[int, int]:
+    """(found, total) of the placed faces `keep` selects."""
+    chosen = [row for row in rows if keep(row)]
+    return sum(row.found for row in chosen), len(chosen)
+
+
+@dataclass(frozen=True)
+class Placed:
+    """One pasted face as one variant saw it."""
+
+    label: str
+    band: int
+    face: int
+    source: str
+    found: bool
+
+
+def variant_figures(rows: list[Placed], grid: dict[str, list[int]], false: list[tuple[str, int]],
+                    ms: list[float]) -> dict:
+    """One variant's figures: found (hits, total) per class (faces >= SMALL px), under SMALL px, per
+    band and per source and class; the grid; boxes (and images with boxes) on face-free images; ms."""
+    return {
+        "class": [_found(rows, lambda r, lab=label: r.label == lab and r.face >= SMALL) for _, label in CLASSES],
+        "small": _found(rows, lambda r: r.face < SMALL),
+        "band": [_found(rows, lambda r, b=band: r.band == b) for band in range(len(BANDS))],
+        "source": {(source, label): _found(rows, lambda r, s=source, lab=label: (r.source, r.label) == (s, lab)
+                                           and r.face >= SMALL)
+                   for source, label in sorted({(r.source, r.label) for r in rows})},
+        "grid": (grid["small"], grid["large"]),
+        "face_free": (sum(n for _, n in false), sum(1 for _, n in false if n)),
+        "ms": float(np.mean(ms)) if ms else 0.0,
+        "worst": sorted(false, key=lambda x: -x[1])[:3],
+    }
+
+
+def print_tables(figures: dict[str, dict], negatives: int) -> None:
+    names = list(figures)
+    base = next((n for n in names if n.startswith("before")), names[0])
+    base_ms = figures[base]["ms"]
+    counts = [total for _, total in figures[names[0]]["class"]]
+    print(f"faces found: real crops pasted on {CANVAS[0]}x{CANVAS[1]} scenes (class columns: faces >= {SMALL} px, "
+          + ", ".join(f"{n} {short}" for n, (short, _) in zip(counts, CLASSES))
+          + f"), grid placements, and boxes on {negatives} face-free images; detection ms per scene")
+    header = (f"{'variant':<52} " + " ".join(f"{short[:10]:>10}" for short, _ in CLASSES)
+              + f" {f'<{SMALL}px':>7} " + " ".join(f"{f'{lo}-{hi}px':>9}" for lo, hi in BANDS)
+              + f" {'grid<24':>8} {'grid>=24':>8} {'face-free':>10} {'ms':>6} {'x before':>8}")
+    print(header + "\n" + "-" * len(header))
+    for name, fig in figures.items():
+        small, large = fig["grid"]
+        boxes, images = fig["face_free"]
+        print(f"{name:<52} " + " ".join(f"{_share(*c):>10}" for c in fig["class"]) + f" {_share(*fig['small']):>7} "
+              + " ".join(f"{_share(*b):>9}" for b in fig["band"])
+              + f" {_share(*small):>8} {_share(*large):>8} {f'{boxes} ({images})':>10} {fig['ms']:6.1f}"
+              + f" {fig['ms'] / base_ms if base_ms else 0:7.2f}x")
+    for name, fig in figures.items():
+        worst = ", ".join(f"{label}: {n}" for label, n in fig["worst"] if n)
+        if worst:
+            print(f"  face-free boxes, {name}: {worst}")
+    for name in (n for n in names if n.startswith(("before", "SHIPPED photo"))):
+        print(f"  by source (faces >= {SMALL} px), {name}: " + ", ".join(
+            f"{source} {label} {_share(*found).strip()} of {found[1]}"
+            for (source, label), found in figures[name]["source"].items()))
+
+
 def evaluate(detector: FaceDetector, real_root: Optional[Path], per_class: int,
              grid_sets: dict[str, tuple[list[Path], bool]], face_free: Sequence[Path], sheet: Optional[Path],
              seed: int = 0, variants: Sequence[Variant] = VARIANTS, second: Optional[RetinaFace] = None,
-             texture_count: int = 60) -> dict:
+             texture_count: int = 60, sources: Sequence[str] = ()) -> dict:
     """Every variant on the same images; prints the tables and returns the figures. Variants using the
     second detector are left out without one."""
-    variants = [v for v in variants if second is not None or "retina" not in v.passes]
+    variants = [v for v in variants if second is not None or not v.needs_second]
     names = [v.name for v in variants]
-    real = {name: [] for name in names}  # (label, band, found)
-    ms = {name: [] for name in names}
+    real: dict[str, list[Placed]] = {name: [] for name in names}
+    ms: dict[str, list[float]] = {name: [] for name in names}
     weak_off = []
     if real_root is not None:
-        for canvas, pasted in scenes(real_crops(real_root, per_class, seed), backgrounds(face_free), seed):
+        for canvas, pasted in scenes(real_crops(real_root, per_class, seed, sources), backgrounds(face_free), seed):
             scored = score_image(detector, canvas, second=second)
             for variant in variants:
                 kept, spent = variant.kept(scored)
                 found, off = matched(kept, pasted)
-                real[variant.name] += [(p.label, p.band, f) for p, f in zip(pasted, found)]
+                real[variant.name] += [Placed(p.label, p.band, p.face, p.source, f) for p, f in zip(pasted, found)]
                 ms[variant.name].append(spent)
                 if variant is variants[0] and sheet:
                     weak_off += [(canvas, f) for f in off if f.score < facemod.SURE_SCORE]
@@ -80,40 +146,10 @@ def evaluate(detector: FaceDetector, real_root: Optional[Path], per_class: int,
                     grid[variant.name][part][1] += len(cells)
     negatives = [(label, score_image(detector, image, second=second))
                  for label, image in face_free_images(face_free, texture_count)]
-    false = {v.name: [(label, len(v.kept(scored)[0])) for label, scored in negatives] for v in variants}
-    today = next((n for n in names if n.startswith("today")), names[0])
-    base_ms = float(np.mean(ms[today])) if ms[today] else 0.0
-    counts = {label: sum(1 for lab, _, _ in real[names[0]] if lab == label) for _, label in CLASSES}
-    print(f"faces found: real crops pasted on {CANVAS[0]}x{CANVAS[1]} scenes ({sum(counts.values())} faces: "
-          + ", ".join(f"{counts[label]} {short}" for short, label in CLASSES)
-          + "; class columns: faces >= 24 px), grid placements, and boxes on "
-          + f"{len(negatives)} face-free images; detection ms per scene")
-    header = (f"{'variant':<50} " + " ".join(f"{short[:10]:>10}" for short, _ in CLASSES) + " "
-              + " ".join(f"{f'{lo}-{hi}px':>9}" for lo, hi in BANDS)
-              + f" {'grid<24':>8} {'grid>=24':>8} {'face-free':>10} {'ms':>6} {'x today':>7}")
-    print(header + "\n" + "-" * len(header))
-    figures = {}
-    for variant in variants:
-        rows = real[variant.name]
-        by_class = [(sum(f for lab, b, f in rows if lab == label and b > 0),
-                     sum(1 for lab, b, _ in rows if lab == label and b > 0)) for _, label in CLASSES]
-        by_band = [(sum(f for _, b, f in rows if b == band), sum(1 for _, b, _ in rows if b == band))
-                   for band in range(len(BANDS))]
-        boxes = sum(n for _, n in false[variant.name])
-        images = sum(1 for _, n in false[variant.name] if n)
-        spent = float(np.mean(ms[variant.name])) if ms[variant.name] else 0.0
-        small, large = grid[variant.name]["small"], grid[variant.name]["large"]
-        print(f"{variant.name:<50} " + " ".join(f"{_share(*c):>10}" for c in by_class) + " "
-              + " ".join(f"{_share(*b):>9}" for b in by_band)
-              + f" {_share(*small):>8} {_share(*large):>8} {f'{boxes} ({images})':>10} {spent:6.1f}"
-              + f" {spent / base_ms if base_ms else 0:6.2f}x")
-        figures[variant.name] = {"class": by_class, "band": by_band, "grid": (small, large),
-                                 "face_free": (boxes, images), "ms": spent,
-                                 "worst": sorted(false[variant.name], key=lambda x: -x[1])[:3]}
-    for variant in variants:
-        worst = ", ".join(f"{label}: {n}" for label, n in figures[variant.name]["worst"] if n)
-        if worst:
-            print(f"  face-free boxes, {variant.name}: {worst}")
+    figures = {v.name: variant_figures(real[v.name], grid[v.name],
+                                       [(label, len(v.kept(scored)[0])) for label, scored in negatives], ms[v.name])
+               for v in variants}
+    print_tables(figures, len(negatives))
     if sheet:
         contact_sheet(weak_off, sheet)
         print(f"{len(weak_off)} weak kept detections ({names[0]}) off the pasted faces: {sheet}")
@@ -124,6 +160,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="maskdet detector-eval", description=__doc__.splitlines()[0])
     parser.add_argument("--real", type=Path, help="face-mask-extra root: real crops of each class pasted on scenes")
     parser.add_argument("--per-class", type=int, default=200, help="real crops per class (fixed seed)")
+    parser.add_argument("--real-sources", nargs="+", default=[], choices=[name for name, _, _ in REAL_SETS],
+                        help="draw the real crops from these sources only (default: all of them, in turn)")
     parser.add_argument("--masked", type=Path, action="append", default=[],
                         help="grid placements: folder with with_mask/ crops framed at 2x the face box (repeatable)")
     parser.add_argument("--tight", type=Path, action="append", default=[],
@@ -141,7 +179,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     sets = {str(p): (crops_in(p, args.origins, "with_mask", args.limit, args.seed), False) for p in args.masked}
     sets.update({str(p): (crops_in(p, args.origins, "with_mask", args.limit, args.seed), True) for p in args.tight})
     evaluate(FaceDetector.load(args.detector), args.real, args.per_class, sets, args.face_free, args.sheet,
-             args.seed, second=RetinaFace(args.retinaface) if args.retinaface else None)
+             args.seed, second=RetinaFace(args.retinaface) if args.retinaface else None, sources=args.real_sources)
     return 0
 
 

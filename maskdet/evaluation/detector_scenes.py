@@ -26,16 +26,20 @@ WITH_FACES = {"astronaut.png", "camera.png", "lfw_subset.npy", "no_time_for_that
 """scikit-image sample files that show people: never used as face-free."""
 
 
-BANDS = ((16, 24), (24, 40), (40, 80), (80, 160))
+BANDS = ((16, 24), (24, 32), (32, 64), (64, 160))
 """Face size bands (px, the face's side) of the real-photo placements."""
+SMALL = 32
+"""Faces under this size (px) are 'small': the class columns count the larger ones (issue 20's split)."""
 CLASSES = (("masked", "with_mask"), ("unmasked", "without_mask"), ("worn wrong", "incorrect_mask"))
 REAL_SETS = (
-    # (source, origins kept (empty: all), tight framing): only crops whose face box was NOT cut by
-    # YuNet (a YuNet-cut crop is a face YuNet already found). See each source's SOURCE.md.
-    ("wild", ("MacwinWin/face_mask_dataset", "ztjryg4/MaskDetect"), False),  # hand-drawn boxes, 2x square
+    # (source, origins kept (empty: all), tight framing): only crops whose face box was NOT cut or
+    # checked by YuNet (such a crop is a face YuNet already found). See each source's SOURCE.md.
+    ("wild", ("MacwinWin/face_mask_dataset",), False),  # hand-drawn boxes, a 2x square: the face in its photo
     ("occlusion", (), True),  # ROF (MTCNN/RetinaFace boxes, no margin) and MFR2 aligned crops
-    ("improper", (), True),   # Haar boxes, 64 px greyscale: the only worn-wrong source not checked by YuNet
+    ("improper", (), True),   # Haar boxes, 64 px greyscale YouTube news and webcam frames
+    ("webcam", (), True),     # Haar boxes, mostly 46 px, dim rooms
 )
+"""wild's ztjryg4 crops are left out: YuNet chose those faces inside their head-and-shoulder boxes."""
 
 
 def crops_in(folder: Path, origins: Sequence[str], label: str, limit: int, seed: int) -> list[Path]:
@@ -138,6 +142,7 @@ class Pasted:
     face: int
     label: str
     band: int
+    source: str = ""
 
     def holds(self, det: Face) -> bool:
         cx, cy = (det.box[0] + det.box[2]) / 2, (det.box[1] + det.box[3]) / 2
@@ -146,13 +151,14 @@ class Pasted:
                 and 0.3 * self.face <= size <= 3 * self.face)
 
 
-def real_crops(root: Path, per_class: int, seed: int) -> list[tuple[Path, bool, str]]:
+def real_crops(root: Path, per_class: int, seed: int, sources: Sequence[str] = ()) -> list[tuple[Path, bool, str]]:
     """(file, tight framing, label) for up to `per_class` crops per class, drawn with a fixed seed
-    from REAL_SETS under the face-mask-extra `root`."""
+    from REAL_SETS under the face-mask-extra `root` (only `sources` of them when given)."""
     chosen = []
     for _, label in CLASSES:
         pools = [[(path, tight, label) for path in crops_in(root / source, origins, label, 10 ** 6, seed)]
-                 for source, origins, tight in REAL_SETS if (root / source / label).is_dir()]
+                 for source, origins, tight in REAL_SETS
+                 if (root / source / label).is_dir() and (not sources or source in sources)]
         pool = [item for row in itertools.zip_longest(*pools) for item in row if item is not None]
         chosen += pool[:per_class]  # the sources in turn: each source about equally
     return chosen
@@ -205,7 +211,7 @@ def scenes(crops: list[tuple[Path, bool, str]], grounds: list[np.ndarray], seed:
             interpolation = cv2.INTER_AREA if crop.shape[0] > side else cv2.INTER_CUBIC
             canvas[spot[1]:spot[1] + side, spot[0]:spot[0] + side] = cv2.resize(crop, (side, side),
                                                                                 interpolation=interpolation)
-            placed.append(Pasted(spot[0], spot[1], side, face, label, band))
+            placed.append(Pasted(spot[0], spot[1], side, face, label, band, path.parent.parent.name))
         if canvas is not None and placed:
             yield canvas, placed
 

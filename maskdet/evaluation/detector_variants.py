@@ -1,14 +1,14 @@
 """The detection rules detector-eval compares: each image's raw detections per pass (YuNet at the
 photo scale, on the mirrored image, at 1x, the shipped FaceDetector.detect itself, optionally
-RetinaFace) with the re-check scores and what they cost, and the VARIANTS that turn them into kept
-faces. Used by maskdet.evaluation.detector_eval."""
+RetinaFace) with the re-check scores and what they cost (optionally RetinaFace's score on the same
+close-up), and the VARIANTS that turn them into kept faces. Used by maskdet.evaluation.detector_eval."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -49,6 +49,8 @@ class Look:
     confirm_mirror: float = 1.0
     confirm_ms: float = 0.0
     mirror_ms: float = 0.0
+    second: float = 0.0
+    second_ms: float = 0.0
 
     @property
     def plausible(self) -> bool:
@@ -64,22 +66,28 @@ class Scored:
     ms: dict[str, float]
 
 
-def _looks(detector: FaceDetector, image: np.ndarray, faces: list[Face]) -> list[Look]:
+def _looks(detector: FaceDetector, image: np.ndarray, faces: list[Face],
+           second: Optional["RetinaFace"] = None) -> list[Look]:
     looks = []
     for face in faces:
         look = Look(face)
         if face.score < CHECK_BELOW:
-            start = time.perf_counter()
-            look.confirm = detector.confirm_score(image, face)
-            look.confirm_ms = (time.perf_counter() - start) * 1000
-            start = time.perf_counter()
-            look.confirm_mirror = detector.confirm_score(image, face, mirrored=True)
-            look.mirror_ms = (time.perf_counter() - start) * 1000
+            look.confirm, look.confirm_ms = _timed(lambda: detector.confirm_score(image, face))
+            look.confirm_mirror, look.mirror_ms = _timed(lambda: detector.confirm_score(image, face, mirrored=True))
+            if second is not None:
+                look.second, look.second_ms = _timed(lambda: second.confirm_score(image, face))
         looks.append(look)
     return looks
 
 
-def score_image(detector: FaceDetector, image: np.ndarray, floor: float = 0.3,
+def _timed(run: Callable[[], float]) -> tuple[float, float]:
+    """(what run returns, ms it took)."""
+    start = time.perf_counter()
+    value = run()
+    return value, (time.perf_counter() - start) * 1000
+
+
+def score_image(detector: FaceDetector, image: np.ndarray, floor: float = 0.2,
                 second: Optional["RetinaFace"] = None) -> Scored:
     height, width = image.shape[:2]
     scale = facemod.detection_scale(height, width)
@@ -96,7 +104,7 @@ def score_image(detector: FaceDetector, image: np.ndarray, floor: float = 0.3,
         start = time.perf_counter()
         found = run()
         ms[name] = (time.perf_counter() - start) * 1000
-        looks[name] = [Look(face) for face in found] if name == "retina" else _looks(detector, image, found)
+        looks[name] = [Look(face) for face in found] if name == "retina" else _looks(detector, image, found, second)
     for name, scale in (("shipped photo", None), ("shipped live", facemod.stream_scale(height, width, 960))):
         start = time.perf_counter()  # what the app runs: FaceDetector.detect itself, timed as a whole
         looks[name] = [Look(face) for face in detector.detect(image, facemod.DEFAULT_THRESHOLD, scale)]
@@ -135,32 +143,46 @@ class RetinaFace:
                               landmarks=(eyes[0], eyes[1], points[2], mouth[0], mouth[1])))
         return sorted(found, key=lambda face: -face.score)
 
+    def confirm_score(self, image: np.ndarray, face: Face) -> float:
+        """Its best score for a face near the centre of the close-up YuNet's re-check looks at."""
+        return max((found.score for found in self.detect(facemod.confirmation_crop(image, face.box))
+                    if facemod.centred_in_close_up(found.box)), default=0.0)
+
 
 @dataclass(frozen=True)
 class Variant:
     """A way to turn raw detections into faces: which passes, which score floor, which rule for
-    YuNet detections under `sure` (the second detector's are kept at its own floor of 0.5)."""
+    YuNet detections under `sure` (the second detector's are kept at its own floor of 0.5). The
+    defaults are the shipped photo rule: 2x and 1x merged, every detection under `sure` re-found on
+    the close-up or its mirror image scoring `confirm`, or `faint_confirm` when it scored under `faint`."""
 
     name: str
-    rule: str = "confirm"  # confirm | none | landmarks | landmarks+confirm | mirror-confirm
+    rule: str = "mirror-confirm"  # confirm | mirror-confirm | second-confirm | none | landmarks
     confirm: float = facemod.CONFIRM_SCORE
     floor: float = facemod.DEFAULT_THRESHOLD
+    faint: float = facemod.FAINT_SCORE
+    faint_confirm: float = facemod.FAINT_CONFIRM_SCORE
     sure: float = facemod.SURE_SCORE
-    passes: tuple[str, ...] = ("photo",)
+    passes: tuple[str, ...] = ("photo", "live")
+
+    @property
+    def needs_second(self) -> bool:
+        return "retina" in self.passes or self.rule == "second-confirm"
 
     def weak_kept(self, look: Look) -> tuple[bool, float]:
         """(kept, ms spent deciding) for a detection scoring under `sure`."""
+        needed = self.confirm if look.face.score >= self.faint else self.faint_confirm
         if self.rule == "none":
             return True, 0.0
         if self.rule == "landmarks":
             return look.plausible, 0.0
-        if self.rule == "landmarks+confirm":
-            return look.plausible and look.confirm >= self.confirm, look.confirm_ms if look.plausible else 0.0
-        if self.rule == "mirror-confirm":
-            if look.confirm >= self.confirm:
-                return True, look.confirm_ms
-            return look.confirm_mirror >= self.confirm, look.confirm_ms + look.mirror_ms
-        return look.confirm >= self.confirm, look.confirm_ms
+        if look.confirm >= needed or self.rule == "confirm":
+            return look.confirm >= needed, look.confirm_ms
+        if look.confirm_mirror >= needed:
+            return True, look.confirm_ms + look.mirror_ms
+        if self.rule == "second-confirm":  # RetinaFace has the last word on the close-up
+            return look.second >= 0.5, look.confirm_ms + look.mirror_ms + look.second_ms
+        return False, look.confirm_ms + look.mirror_ms
 
     def kept(self, scored: Scored) -> tuple[list[Face], float]:
         """(faces, detection ms) for one image."""
@@ -176,30 +198,26 @@ class Variant:
                     ms += spent
                     if keep:
                         faces.append(look.face)
-        return (facemod.merge_faces(faces) if len(self.passes) > 1 else faces), ms
+        return facemod.merge_faces(faces), ms
 
 
-MIRROR = ("photo", "mirror")
 SHIPPED = ("shipped photo", "shipped live")
 """Passes that are FaceDetector.detect as the app calls it: its faces are kept as they are."""
+BEFORE = dict(floor=0.4, faint=0.0)
+"""The photo rule shipped until the faint detections were looked at (>= 0.4, all re-found >= 0.6)."""
 VARIANTS = (
     Variant("SHIPPED photo path: FaceDetector.detect", passes=("shipped photo",)),
-    Variant("today: >= 0.4, under 0.75 re-found >= 0.6"),
-    Variant("no re-detection check (>= 0.4)", rule="none"),
-    Variant("no check, >= 0.5", rule="none", floor=0.5),
-    Variant("re-check floor 0.5", confirm=0.5),
-    Variant("re-check also on the mirrored crop (>= 0.6)", rule="mirror-confirm"),
-    Variant("re-check mirrored crop too, floor 0.5", rule="mirror-confirm", confirm=0.5),
-    Variant("re-check mirrored crop too, score >= 0.3", rule="mirror-confirm", floor=0.3),
-    Variant("weak kept if landmarks plausible", rule="landmarks"),
-    Variant("landmarks plausible and re-found >= 0.4", rule="landmarks+confirm", confirm=0.4),
-    Variant("today + mirrored image, merged", passes=MIRROR),
-    Variant("mirrored image merged, re-check mirrored crop too", rule="mirror-confirm", passes=MIRROR),
-    Variant("2x and 1x merged, re-check mirrored crop too", rule="mirror-confirm", passes=("photo", "live")),
+    Variant("before: >= 0.4, re-found >= 0.6 (mirrored too)", **BEFORE),
+    Variant("before, no re-detection check", rule="none", **BEFORE),
+    Variant(">= 0.3, all re-found >= 0.6", floor=0.3, faint=0.0),
+    Variant(">= 0.2, under 0.4 re-found >= 0.8", floor=0.2),
+    Variant(">= 0.3, under 0.4 re-found >= 0.8 (the rule)"),
+    Variant("the rule, one search at 2x only", passes=("photo",)),
+    Variant("the rule + the mirrored image searched, merged", passes=("photo", "live", "mirror")),
+    Variant("the rule, weak kept if landmarks plausible", rule="landmarks"),
     Variant("RetinaFace alone (0.5)", passes=("retina",)),
-    Variant("RetinaFace + YuNet (re-check mirrored crop too), merged", rule="mirror-confirm",
-            passes=("photo", "retina")),
-    Variant("live path (1x): today", passes=("live",)),
-    Variant("live path (1x): re-check mirrored crop too", rule="mirror-confirm", passes=("live",)),
+    Variant("the rule + RetinaFace, merged", passes=("photo", "live", "retina")),
+    Variant("the rule, RetinaFace re-checks what YuNet does not", rule="second-confirm"),
+    Variant("live path before (1x, >= 0.4, re-found >= 0.6)", rule="confirm", passes=("live",), **BEFORE),
     Variant("SHIPPED live path: FaceDetector.detect at 1x", passes=("shipped live",)),
 )

@@ -11,7 +11,7 @@ from typing import Optional
 import gradio as gr
 
 from maskdet.config import CHECKOUT_DIR, HEATMAP_LAYERS, MAX_IMAGE_PIXELS, MIN_FACE_SIZE, UNSURE_BAND, UPLOAD_LIMIT_BYTES
-from maskdet.core.faces import DEFAULT_THRESHOLD
+from maskdet.core.faces import DEFAULT_THRESHOLD, THRESHOLD_RANGE
 from maskdet.core.prediction import DEFAULT_OPACITY
 from maskdet.web.settings import ON_SPACES
 
@@ -49,7 +49,8 @@ def api_description(cache_minutes: int) -> str:
         "Find every face in a photo and say whether it wears a mask. "
         f"Parameters: image: the photo (JPEG, PNG, WebP, BMP or GIF; at most {UPLOAD_LIMIT_BYTES // 2**20} MB and "
         f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels). "
-        f"threshold: lowest face-detection score looked at, 0.3-0.95 (default {DEFAULT_THRESHOLD}); "
+        f"threshold: lowest face-detection score looked at, {THRESHOLD_RANGE[0]:g}-{THRESHOLD_RANGE[1]:g} "
+        f"(default {DEFAULT_THRESHOLD:g}); "
         "weaker detections must be found again in a close-up before they count. "
         f"opacity: strength of the heatmaps, 0-1 (default {DEFAULT_OPACITY}). "
         "show_cam: include a Grad-CAM heatmap per face. "

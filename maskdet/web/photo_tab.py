@@ -11,7 +11,7 @@ from typing import Optional
 import gradio as gr
 
 from maskdet.config import CHECKOUT_DIR
-from maskdet.core.faces import DEFAULT_THRESHOLD
+from maskdet.core.faces import DEFAULT_THRESHOLD, THRESHOLD_RANGE
 from maskdet.core.images import ImageError
 from maskdet.core.prediction import DEFAULT_OPACITY, NO_FACE_MESSAGE, Prediction
 from maskdet.core.predictor import Predictor
@@ -192,7 +192,7 @@ def build_photo_tab(predictor: Predictor) -> None:
                                    "classify the whole picture")
             button = gr.Button("Detect masks", variant="primary")
             with gr.Accordion("Settings", open=False, elem_id="settings"):
-                threshold = gr.Slider(0.3, 0.95, value=DEFAULT_THRESHOLD, step=0.05,
+                threshold = gr.Slider(*THRESHOLD_RANGE, value=DEFAULT_THRESHOLD, step=0.05,
                                       label="Face detection: lowest score looked at",
                                       info="Lower finds more faces; weak ones are double-checked")
                 opacity = gr.Slider(0.0, 1.0, value=DEFAULT_OPACITY, step=0.05,

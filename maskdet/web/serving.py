@@ -37,6 +37,7 @@ from gradio.utils import get_upload_folder
 from PIL import Image
 
 from maskdet.config import UPLOAD_LIMIT_BYTES
+from maskdet.core.faces import THRESHOLD_RANGE
 from maskdet.web.input_errors import NOT_UPLOADED, refused_input, skips_bad_inputs  # noqa: F401 - re-exported for the tabs
 from maskdet.web.queue_limits import limit_queue_group  # noqa: F401 - re-exported for the tabs
 
@@ -46,7 +47,6 @@ with method=0, its fastest encoder: 19 -> ~3 ms per 640x480 image, which lets 4 
 get ~1.8x one user's throughput instead of ~1.6x on 2 cores."""
 
 """The one answer for every path that is not an upload: whether the file exists is not revealed."""
-THRESHOLD_RANGE = (0.3, 0.95)
 OPACITY_RANGE = (0.0, 1.0)
 """The sliders' ranges; values from API callers outside them are clamped, with a warning."""
 _HASH_FOLDER = re.compile(r"[0-9a-f]{64}")
