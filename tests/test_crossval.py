@@ -21,6 +21,16 @@ def test_fold_specs():
     in_folds = [s for fold in crossval.DEFAULT_FOLDS.values() for s in fold]
     assert len(in_folds) == len(set(in_folds)) == 10
     assert crossval.parse_folds(None, in_folds + ["face-mask"]) == crossval.DEFAULT_FOLDS
+    # the project's data also holds improper (worn-wrong faces): in no fold, the folds stay the same
+    assert crossval.parse_folds(None, in_folds + ["face-mask", "improper"]) == crossval.DEFAULT_FOLDS
+
+
+def test_excluded_sources_add_up_so_a_fold_never_trains_on_its_held_out_source():
+    from maskdet.training.recipe import parse_args
+
+    argv = ["--data", "x", "--exclude-sources", "webcam", "yawning", "--exclude-sources", "improper"]
+    assert parse_args(argv).exclude_sources == ["webcam", "yawning", "improper"]
+    assert parse_args(["--data", "x"]).exclude_sources == []
 
 
 def test_every_source_is_scored_once_by_a_model_that_never_saw_it(tiny_sources, tmp_path, capsys):

@@ -48,8 +48,9 @@ SPLITS = ("val", "test")
 
 
 def parse_folds(specs: Optional[list[str]], sources: list[str]) -> dict[str, tuple[str, ...]]:
-    """NAME=SRC,SRC specs; without any, DEFAULT_FOLDS when these are the project's sources, else
-    leave-one-source-out. Sources in no fold are always trained on."""
+    """NAME=SRC,SRC specs; without any, DEFAULT_FOLDS when every source they name is there (the
+    project's data: `face-mask` and `improper` are in no fold), else leave-one-source-out. Sources in
+    no fold are always trained on."""
     if specs:
         folds = {}
         for spec in specs:
@@ -57,7 +58,7 @@ def parse_folds(specs: Optional[list[str]], sources: list[str]) -> dict[str, tup
             if not name or not members:
                 raise SourceError(f"--fold expects NAME=SOURCE[,SOURCE...], got {spec!r}")
             folds[name] = tuple(m for m in members.split(",") if m)
-    elif sorted([s for fold in DEFAULT_FOLDS.values() for s in fold] + ["face-mask"]) == sorted(sources):
+    elif {s for fold in DEFAULT_FOLDS.values() for s in fold} <= set(sources):
         folds = dict(DEFAULT_FOLDS)
     else:
         folds = {source: (source,) for source in sources}

@@ -31,7 +31,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     data.add_argument("--data", type=Path, nargs="+", required=True,
                       help="sources (folders with with_mask/ and/or without_mask/) or roots of sources")
     data.add_argument("--sources", nargs="+", help="use only these sources (folder names)")
-    data.add_argument("--exclude-sources", nargs="+", default=[], help="leave these sources out")
+    data.add_argument("--exclude-sources", nargs="+", action="extend", default=[],
+                      help="leave these sources out (repeatable: crossval adds each fold's held-out sources)")
     data.add_argument("--recrop", action=argparse.BooleanOptionalAction, default=True,
                       help="re-crop every image with the app's face detector and crop geometry (default on)")
     data.add_argument("--crop-scale", type=float, default=CROP_SCALE, help="crop side / face box side")
