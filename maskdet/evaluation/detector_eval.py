@@ -17,7 +17,6 @@ as a 256-colour GIF), any images in --face-free folders, and seeded synthetic te
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -28,7 +27,7 @@ from PIL import Image
 from maskdet.core import faces as facemod
 from maskdet.core.faces import Face, FaceDetector
 from maskdet.evaluation.detector_scenes import (
-    BANDS, CANVAS, CLASSES, FACE_SIZES, REAL_SETS, SMALL, backgrounds, canvases, crops_in, face_free_images, found_count, matched,
+    BANDS, CANVAS, CLASSES, FACE_SIZES, REAL_SETS, SMALL, Pasted, backgrounds, canvases, crops_in, face_free_images, found_count, matched,
     real_crops, scenes,
 )
 from maskdet.evaluation.detector_variants import VARIANTS, RetinaFace, Variant, score_image
@@ -49,24 +48,17 @@ def _share(hits: int, total: int) -> str:
     return f"{hits / total:6.1%}" if total else "     -"
 
 
-def _found(rows: list[Placed], keep: Callable[[Placed], bool]) -> tuple[int, int]:
-    """(found, total) of the placed faces `keep` selects."""
-    chosen = [row for row in rows if keep(row)]
-    return sum(row.found for row in chosen), len(chosen)
+Seen = tuple[Pasted, bool]
+"""One pasted face and whether a variant found it."""
 
 
-@dataclass(frozen=True)
-class Placed:
-    """One pasted face as one variant saw it."""
-
-    label: str
-    band: int
-    face: int
-    source: str
-    found: bool
+def _found(rows: list[Seen], keep: Callable[[Pasted], bool]) -> tuple[int, int]:
+    """(found, total) of the pasted faces `keep` selects."""
+    chosen = [found for pasted, found in rows if keep(pasted)]
+    return sum(chosen), len(chosen)
 
 
-def variant_figures(rows: list[Placed], grid: dict[str, list[int]], false: list[tuple[str, int]],
+def variant_figures(rows: list[Seen], grid: dict[str, list[int]], false: list[tuple[str, int]],
                     ms: list[float]) -> dict:
     """One variant's figures: found (hits, total) per class (faces >= SMALL px), under SMALL px, per
     band and per source and class; the grid; boxes (and images with boxes) on face-free images; ms."""
@@ -76,7 +68,7 @@ def variant_figures(rows: list[Placed], grid: dict[str, list[int]], false: list[
         "band": [_found(rows, lambda r, b=band: r.band == b) for band in range(len(BANDS))],
         "source": {(source, label): _found(rows, lambda r, s=source, lab=label: (r.source, r.label) == (s, lab)
                                            and r.face >= SMALL)
-                   for source, label in sorted({(r.source, r.label) for r in rows})},
+                   for source, label in sorted({(r.source, r.label) for r, _ in rows})},
         "grid": (grid["small"], grid["large"]),
         "face_free": (sum(n for _, n in false), sum(1 for _, n in false if n)),
         "ms": float(np.mean(ms)) if ms else 0.0,
@@ -121,7 +113,7 @@ def evaluate(detector: FaceDetector, real_root: Optional[Path], per_class: int,
     second detector are left out without one."""
     variants = [v for v in variants if second is not None or not v.needs_second]
     names = [v.name for v in variants]
-    real: dict[str, list[Placed]] = {name: [] for name in names}
+    real: dict[str, list[Seen]] = {name: [] for name in names}
     ms: dict[str, list[float]] = {name: [] for name in names}
     weak_off = []
     if real_root is not None:
@@ -130,7 +122,7 @@ def evaluate(detector: FaceDetector, real_root: Optional[Path], per_class: int,
             for variant in variants:
                 kept, spent = variant.kept(scored)
                 found, off = matched(kept, pasted)
-                real[variant.name] += [Placed(p.label, p.band, p.face, p.source, f) for p, f in zip(pasted, found)]
+                real[variant.name] += list(zip(pasted, found))
                 ms[variant.name].append(spent)
                 if variant is variants[0] and sheet:
                     weak_off += [(canvas, f) for f in off if f.score < facemod.SURE_SCORE]

@@ -97,10 +97,9 @@ def unseen_worn_wrong(labels: np.ndarray, sources: list[str], args: argparse.Nam
     worn_wrong = labels == WORN_WRONG_INDEX
     if args.real_worn_wrong <= 0:
         return worn_wrong
-    allowed = getattr(args, "real_worn_wrong_sources", None)
-    if not allowed:
+    if not args.real_worn_wrong_sources:
         return np.zeros_like(worn_wrong)
-    return worn_wrong & ~np.isin(np.asarray(sources, dtype=object), list(allowed))
+    return worn_wrong & ~np.isin(np.asarray(sources, dtype=object), list(args.real_worn_wrong_sources))
 
 
 def train(args: argparse.Namespace) -> dict:
