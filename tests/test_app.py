@@ -151,14 +151,16 @@ def expect_result(page, text: str) -> None:
 
 def open_settings(page) -> None:
     """Open the Settings accordion. A run's end scrolls the result into view a moment after the summary
-    shows, and a click aimed before that scroll lands elsewhere: click again until the settings show."""
+    shows, and a click aimed before that scroll lands elsewhere: click again while the accordion is still
+    closed (only then: on a busy machine it may open after the wait, and another click would close it)."""
+    header = page.locator("#settings .label-wrap").first
     slider = page.locator("#settings input[type=range]").first
     for _ in range(10):
-        if slider.is_visible():
-            return
-        page.locator("#settings").get_by_text("Settings", exact=True).first.click()
+        if "open" not in (header.get_attribute("class") or "").split():
+            header.click()
         try:
             slider.wait_for(state="visible", timeout=5_000)
+            return
         except PlaywrightTimeoutError:
             continue
     assert slider.is_visible(), "the Settings accordion did not open"
@@ -429,6 +431,11 @@ def press_and_expect(page, slider, key: str, value: str, text: str) -> None:
     (never alone) no rerun came after the first press; until that is understood, the slider is moved
     off and back once more, with a warning that CI prints, and the rerun must then come."""
     slider.press(key)
+    if slider.input_value() != value:  # seen once in CI: the key went elsewhere; the slider never moved
+        warnings.warn(f"{key} did not move the threshold slider (value {slider.input_value()!r}); pressing again")
+        open_settings(page)
+        slider.focus()
+        slider.press(key)
     assert slider.input_value() == value
     try:
         page.wait_for_selector(f"#summary :text('{text}')", timeout=30_000)

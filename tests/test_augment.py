@@ -10,7 +10,7 @@ IMAGE = tf.constant(synthetic_face(np.random.default_rng(0), masked=True, size=6
 
 @pytest.mark.parametrize("change", [augment.frame, augment.expose, augment.backlight, augment.shift_colour,
                                     augment.greyscale, augment.blur, augment.lower_resolution,
-                                    augment.recompress, augment.add_noise, augment.add_eyewear,
+                                    augment.recompress, augment.add_noise, augment.add_eyewear, augment.make_grey_thumbnail,
                                     augment.augment_image])
 def test_every_change_keeps_the_shape_and_changes_the_pixels(change):
     tf.random.set_seed(3)
@@ -50,3 +50,27 @@ def test_the_recipe_without_eyewear_never_draws_glasses():
     tf.random.set_seed(0)
     assert augment.augment_without_eyewear(flat).numpy().shape == (64, 64, 3)
     assert augment.augment_without_eyewear.keywords == {"eyewear": 0.0}
+
+
+def test_a_grey_thumbnail_is_grey_and_holds_no_more_detail_than_56_px():
+    size = 128
+    rng = np.random.default_rng(1)
+    detailed = tf.constant(rng.uniform(0, 255, (size, size, 3)).astype(np.float32))
+    for seed in range(4):
+        tf.random.set_seed(seed)
+        thumb = augment.make_grey_thumbnail(detailed).numpy()
+        assert thumb.shape == (size, size, 3)
+        assert np.allclose(thumb[..., 0], thumb[..., 1], atol=1e-3) and np.allclose(thumb[..., 1], thumb[..., 2], atol=1e-3)
+        neighbours = np.abs(np.diff(thumb[..., 0], axis=1)).mean()
+        assert neighbours < 0.5 * np.abs(np.diff(detailed.numpy()[..., 0], axis=1)).mean()  # pixel noise smoothed away
+
+
+def test_the_grey_thumbnail_recipe_draws_them_and_the_default_does_not():
+    colour = tf.constant(np.dstack([np.full((64, 64), v, np.float32) for v in (220.0, 60.0, 30.0)]))
+    def grey_share(change) -> float:
+        tf.random.set_seed(5)
+        outs = [change(colour).numpy() for _ in range(60)]
+        return np.mean([np.allclose(o[..., 0], o[..., 2], atol=2) for o in outs])
+    with_thumbnails = grey_share(augment.augment_with_grey_thumbnails)
+    default = grey_share(augment.augment_image)
+    assert with_thumbnails > default

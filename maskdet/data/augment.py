@@ -8,7 +8,9 @@ Every change here is applied to both classes, per image, with its own probabilit
 - framing: zoom 25% in to 60% out, shift, rotate, mirror (tight crops vs the app's looser ones);
 - exposure: strong under-exposure (down to about 1/8), gamma, backlight (dark face, bright edges);
 - colour: hue and saturation shifts (masks come in every colour), greyscale;
-- quality: blur, down-and-up resolution, JPEG re-compression, sensor noise.
+- quality: blur, down-and-up resolution, JPEG re-compression, sensor noise;
+- grey thumbnail: greyscale and 40-56 px together, the look of the greyscale expression sets
+  (drawn apart, greyscale and low resolution meet in 6% of images only).
 """
 
 from __future__ import annotations
@@ -22,15 +24,18 @@ import tensorflow as tf
 P_DARK, P_BACKLIGHT, P_HUE, P_GREY = 0.3, 0.15, 0.3, 0.2
 P_BLUR, P_LOW_RES, P_JPEG, P_NOISE = 0.2, 0.3, 0.3, 0.2
 P_EYEWEAR, P_CLEAR_FRAMES = 0.15, 0.3
+P_GREY_THUMBNAIL = 0.1
+THUMBNAIL_SIDE = (40, 56)
 MAX_ROTATION_DEG = 15.0
 # Where the eyes sit in the app's crop (1.5x square around YuNet's box), as fractions of its side:
 # the 5-95% range of YuNet's landmarks over the 21,577 training faces it found.
 EYE_LINE, EYE_SPACING = (0.36, 0.46), (0.17, 0.29)
 
 
-def augment_image(image: tf.Tensor, eyewear: float = P_EYEWEAR) -> tf.Tensor:
+def augment_image(image: tf.Tensor, eyewear: float = P_EYEWEAR, grey_thumbnail: float = 0.0) -> tf.Tensor:
     """One float32 RGB image in 0-255 (H, W, 3) -> a randomly changed copy of the same size.
-    `eyewear` is the chance of drawing glasses (0 gives the recipe without them)."""
+    `eyewear` is the chance of drawing glasses (0 gives the recipe without them), `grey_thumbnail`
+    the chance of a greyscale 40-56 px copy."""
     image = _maybe(eyewear, add_eyewear, image)
     image = frame(image)
     image = _maybe(P_DARK, expose, image)
@@ -41,6 +46,7 @@ def augment_image(image: tf.Tensor, eyewear: float = P_EYEWEAR) -> tf.Tensor:
     image = _maybe(P_LOW_RES, lower_resolution, image)
     image = _maybe(P_JPEG, recompress, image)
     image = _maybe(P_NOISE, add_noise, image)
+    image = _maybe(grey_thumbnail, make_grey_thumbnail, image)
     return tf.clip_by_value(image, 0.0, 255.0)
 
 
@@ -49,6 +55,7 @@ def _maybe(probability: float, change, image: tf.Tensor) -> tf.Tensor:
 
 
 augment_without_eyewear = partial(augment_image, eyewear=0.0)
+augment_with_grey_thumbnails = partial(augment_image, grey_thumbnail=P_GREY_THUMBNAIL)
 
 
 def add_eyewear(image: tf.Tensor) -> tf.Tensor:
@@ -143,6 +150,14 @@ def lower_resolution(image: tf.Tensor) -> tf.Tensor:
     scale = tf.random.uniform([], 0.15, 0.7)
     small = tf.maximum(tf.cast(tf.cast(size, tf.float32) * scale, tf.int32), 8)
     return tf.image.resize(tf.image.resize(image, small, antialias=True), size)
+
+
+def make_grey_thumbnail(image: tf.Tensor) -> tf.Tensor:
+    """Greyscale, shrunk to a 40-56 px side and scaled back: a 48 px greyscale face photo."""
+    size = tf.shape(image)[:2]
+    side = tf.random.uniform([], THUMBNAIL_SIDE[0], THUMBNAIL_SIDE[1] + 1, dtype=tf.int32)
+    small = tf.image.resize(greyscale(image), [side, side], antialias=True)
+    return tf.image.resize(small, size, method="bicubic")
 
 
 def recompress(image: tf.Tensor) -> tf.Tensor:

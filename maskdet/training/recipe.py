@@ -9,14 +9,15 @@ from pathlib import Path
 from typing import Optional
 
 from maskdet.core.faces import CROP_SCALE
-from maskdet.data.augment import augment_image, augment_without_eyewear, frame
+from maskdet.data.augment import augment_image, augment_with_grey_thumbnails, augment_without_eyewear, frame
 from maskdet.data.batches import BALANCE_MODES
 from maskdet.data.composite import RECIPES
 from maskdet.data.splitting import DEFAULT_FRACTIONS
 from maskdet.data.recrop import FaceLocator, optional_locator
 from maskdet.training.new_class import MAX_FALSE_ALARMS
 
-AUGMENTATIONS = {"full": augment_image, "no-eyewear": augment_without_eyewear, "frame": frame, "none": None}
+AUGMENTATIONS = {"full": augment_image, "no-eyewear": augment_without_eyewear,
+                 "grey-thumbnails": augment_with_grey_thumbnails, "frame": frame, "none": None}
 DESCRIPTION = "Train the mask classifier on one or many sources of face images."
 
 
@@ -42,7 +43,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
                       help="what each batch is balanced by (default: source and class)")
     data.add_argument("--augment", choices=sorted(AUGMENTATIONS), default="full",
                       help="full: eyewear, framing, exposure, colour and quality changes; no-eyewear: full without "
-                           "the drawn glasses (the recipe before them); frame: framing only")
+                           "the drawn glasses (the recipe before them); grey-thumbnails: full plus greyscale 40-56 px "
+                           "copies; frame: framing only")
     data.add_argument("--composite", choices=sorted(RECIPES), default="full",
                       help="faces made from real ones with landmarks (maskdet.composite): full: masks pasted worn "
                            "right and worn wrong plus swapped upper faces; light: the same, with fewer pasted masks; "
