@@ -13,6 +13,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "train": ("maskdet.training.train", "main", "train the classifier (resumable)"),
     "evaluate": ("maskdet.evaluation.evaluate", "main", "evaluate a model per source, with figures"),
     "crossval": ("maskdet.training.crossval", "main", "held-out-source folds: train and evaluate each"),
+    "compare-folds": ("maskdet.evaluation.fold_compare", "main", "compare recipes on their held-out-source folds"),
     "bench": ("maskdet.bench", "command", "the speed benchmark (photo, app, live and video figures)"),
     "detector-eval": ("maskdet.evaluation.detector_eval", "main", "measure the face detector's operating point"),
     "size-eval": ("maskdet.evaluation.size_eval", "main", "accuracy by face size (the minimum face size)"),

@@ -1,0 +1,103 @@
+"""Compare training recipes on held-out-source folds: one table, a row per held-out source.
+
+Each recipe is LABEL=FILE[,FILE...]: `heldout.json` files written by `maskdet crossval` (a recipe's
+folds may come from several runs), or a model's `metrics.json` whose `held_out_sources` holds them.
+Only sources every recipe scored are compared, so the pooled row weighs the same faces for each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Mapping, Optional
+
+Figures = Mapping[str, Mapping]
+"""source -> that source's test-split metrics (as `metrics_by_source` writes them)."""
+
+
+def held_out_figures(path: Path) -> dict[str, Mapping]:
+    """The test-split figures per held-out source that one file holds."""
+    data = json.loads(path.read_text())
+    if "held_out_sources" in data:
+        return dict(data["held_out_sources"]["per_source"])
+    figures: dict[str, Mapping] = {}
+    for name, fold in data.items():
+        if isinstance(fold, dict) and "test" in fold:
+            figures.update(fold["test"])
+    if not figures:
+        raise ValueError(f"{path}: neither a crossval heldout.json nor a metrics.json with held_out_sources")
+    return figures
+
+
+def parse_recipe(spec: str) -> tuple[str, dict[str, Mapping]]:
+    label, _, files = spec.partition("=")
+    if not label or not files:
+        raise ValueError(f"expected LABEL=FILE[,FILE...], got {spec!r}")
+    figures: dict[str, Mapping] = {}
+    for file in files.split(","):
+        figures.update(held_out_figures(Path(file)))
+    return label, figures
+
+
+def recall(metrics: Mapping, class_name: str) -> float:
+    per_class = metrics["per_class"].get(class_name, {})
+    return per_class.get("recall", math.nan) if per_class.get("support") else math.nan
+
+
+def two_way(metrics: Mapping) -> tuple[float, int]:
+    """Accuracy between mask and no mask, and the faces it counts (worn-wrong faces left out)."""
+    faces = sum(metrics["per_class"].get(c, {}).get("support", 0) for c in ("no_mask", "mask"))
+    return metrics.get("accuracy_mask_vs_no_mask", metrics["accuracy"]), faces
+
+
+def cell(value: float) -> str:
+    return "–" if value is None or math.isnan(value) else f"{value:.1%}"
+
+
+def comparison_table(recipes: dict[str, dict[str, Mapping]]) -> str:
+    """Markdown: per shared source, each recipe's accuracy, recalls, confident errors and ECE
+    (cells "first / second / ..." in the recipes' order), then the pooled accuracy."""
+    shared = sorted(set.intersection(*(set(figures) for figures in recipes.values())))
+    if not shared:
+        raise ValueError("the recipes share no held-out source")
+    labels = " / ".join(recipes)
+    lines = [f"| source | images | accuracy ({labels}) | recall no_mask | recall mask | confident errors | ECE |",
+             "|---|---|---|---|---|---|---|"]
+    for source in shared:
+        rows = [figures[source] for figures in recipes.values()]
+        columns = [[two_way(m)[0] for m in rows],
+                   [recall(m, "no_mask") for m in rows], [recall(m, "mask") for m in rows],
+                   [m["confident_errors"] for m in rows], [m["ece"] for m in rows]]
+        lines.append(f"| {source} | {two_way(rows[-1])[1]} | " + " | ".join(
+            " / ".join(cell(v) for v in column) for column in columns) + " |")
+    pooled = [pooled_accuracy(figures, shared) for figures in recipes.values()]
+    images = sum(two_way(list(recipes.values())[-1][s])[1] for s in shared)
+    lines.append(f"| **pooled** | {images} | " + " / ".join(f"**{cell(v)}**" for v in pooled) + " | | | | |")
+    return "\n".join(lines)
+
+
+def pooled_accuracy(figures: Mapping[str, Mapping], sources: list[str]) -> float:
+    """Accuracy between mask and no mask over all faces of `sources` together."""
+    scored = [two_way(figures[s]) for s in sources]
+    return sum(accuracy * faces for accuracy, faces in scored) / sum(faces for _, faces in scored)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="maskdet compare-folds", description=__doc__.splitlines()[0])
+    parser.add_argument("recipes", nargs="+", metavar="LABEL=FILE[,FILE...]",
+                        help="a recipe's heldout.json files (or a metrics.json with held_out_sources)")
+    args = parser.parse_args(argv)
+    try:
+        recipes = dict(parse_recipe(spec) for spec in args.recipes)
+        print(comparison_table(recipes))
+    except (OSError, ValueError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
