@@ -73,3 +73,39 @@ def test_quick_run_prints_every_row(tiny_model_file, yunet_file, tmp_path, capsy
 def test_missing_model_is_a_clear_error(tmp_path, yunet_file):
     with pytest.raises(SystemExit, match="model file not found"):
         bench.main(["--quick", "--model", str(tmp_path / "absent.keras"), "--detector", str(yunet_file)])
+
+
+def test_cpu_isa_reruns_the_same_command_with_the_limit(monkeypatch, tmp_path):
+    from maskdet.bench import cli
+    from maskdet.bench.machine import CPU_ISA_LIMITS
+
+    calls = []
+    monkeypatch.setattr(cli.subprocess, "call", lambda cmd, env: calls.append((cmd, env)) or 7)
+    for name in CPU_ISA_LIMITS["avx2"]:
+        monkeypatch.delenv(name, raising=False)
+    argv = ["--quick", "--cpu-isa", "avx2", "--model", str(tmp_path / "m.keras")]
+    assert cli.main(argv) == 7  # the child's exit status
+    (cmd, env), = calls
+    assert cmd[-len(argv):] == argv and cmd[1:4] == ["-m", "maskdet", "bench"]
+    assert all(env[name] == value for name, value in CPU_ISA_LIMITS["avx2"].items())
+    for name, value in CPU_ISA_LIMITS["avx2"].items():
+        monkeypatch.setenv(name, value)
+    assert cli.limited_rerun("avx2", argv) is None  # the child runs the benchmark itself
+
+
+def test_the_avx2_limit_reaches_onednn_and_opencv():
+    import os
+    import subprocess
+    import sys
+
+    from maskdet.bench.machine import CPU_ISA_LIMITS
+
+    probe = ("import cv2, tensorflow as tf; tf.nn.conv2d(tf.ones([1, 8, 8, 4]), tf.ones([3, 3, 4, 4]), 1, 'SAME'); "
+             "print('opencv:', cv2.getCPUFeaturesLine())")
+    env = {**os.environ, **CPU_ISA_LIMITS["avx2"], "ONEDNN_VERBOSE": "1"}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    text = out.stdout + out.stderr
+    isa = [line for line in text.splitlines() if "onednn_verbose" in line and ",isa:" in line]
+    assert isa and all("AVX-512" not in line and "AMX" not in line for line in isa), isa
+    features = next(line for line in text.splitlines() if line.startswith("opencv:"))
+    assert "AVX512-SKX" not in features.replace("AVX512-SKX?", "")  # absent, or disabled ("?")

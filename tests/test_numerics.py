@@ -36,3 +36,13 @@ def test_cpu_flags_are_read_from_cpuinfo(tmp_path, monkeypatch):
     assert precision.cpu_flags() == {"fpu", "sse", "avx2", "avx512_bf16"} and native_bfloat16()
     monkeypatch.setattr(precision, "CPUINFO", tmp_path / "missing")
     assert precision.cpu_flags() == set() and not native_bfloat16()
+
+
+def test_a_onednn_instruction_set_cap_below_bfloat16_means_no_native_bfloat16(monkeypatch):
+    flags = {"avx2", "avx512f", "avx512_bf16"}
+    monkeypatch.setenv(precision.ONEDNN_ISA_ENV, "AVX2")
+    assert not native_bfloat16(flags)
+    monkeypatch.setenv(precision.ONEDNN_ISA_ENV, "AVX512_CORE_BF16")
+    assert native_bfloat16(flags)
+    monkeypatch.delenv(precision.ONEDNN_ISA_ENV)
+    assert native_bfloat16(flags)

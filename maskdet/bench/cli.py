@@ -1,6 +1,7 @@
 """Speed benchmark: the product's path against a naive baseline, measured in one run.
 
     python -m maskdet bench [--quick] [--model PATH] [--detector PATH] [--repeats N] [--json OUT] [--no-live]
+                            [--cpu-isa avx2]
 
 Every figure is a median over repeated runs after a warm-up. Targets are ratios measured in this
 run (plus two absolute latencies: end-to-end and start-up); `--quick` is a smoke run for CI whose
@@ -13,6 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,7 +25,7 @@ from maskdet.bench.app_rows import app_rows
 from maskdet.bench.baseline import NaiveGradCam
 from maskdet.bench.batching_rows import batching_rows
 from maskdet.bench.live import live_rows
-from maskdet.bench.machine import busy_cpu_seconds, machine_facts, other_load_share, own_cpu_seconds
+from maskdet.bench.machine import CPU_ISA_LIMITS, busy_cpu_seconds, machine_facts, other_load_share, own_cpu_seconds
 from maskdet.bench.model_rows import end_to_end_rows, grad_cam_rows, peak_row
 from maskdet.bench.photos import group_photo, one_face_photo
 from maskdet.bench.report import Report, render, to_json
@@ -50,6 +53,9 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
                         help="requests served before the second memory reading of T6 (default 200)")
     parser.add_argument("--precision", choices=PRECISIONS, default=None,
                         help=f"number format of the served model (default ${PRECISION_ENV}, then auto)")
+    parser.add_argument("--cpu-isa", choices=sorted(CPU_ISA_LIMITS), default=None,
+                        help="run as if the CPU stopped at this instruction set (avx2: no AVX-512, no native "
+                             "bfloat16), to estimate figures for an older CPU on this one")
     return parser.parse_args(argv)
 
 
@@ -100,9 +106,22 @@ def run(args: argparse.Namespace) -> Report:
     return report
 
 
+def limited_rerun(isa: str, argv: list[str]) -> Optional[int]:
+    """With --cpu-isa, the kernels' instruction set is read from the environment when they first
+    run: run this same command again in a process started with that environment (None when this
+    process already has it)."""
+    limits = CPU_ISA_LIMITS[isa]
+    if all(os.environ.get(name) == value for name, value in limits.items()):
+        return None
+    return subprocess.call([sys.executable, "-m", "maskdet", "bench", *argv], env={**os.environ, **limits})
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Run, print the table, optionally save JSON; exit status 1 if a target fails (not in --quick)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    if args.cpu_isa and (code := limited_rerun(args.cpu_isa, argv)) is not None:
+        return code
     report = run(args)
     print(render(report))
     if args.json:

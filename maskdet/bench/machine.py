@@ -12,7 +12,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from maskdet.core.predictor import FROZEN_WEIGHTS_ENV
-from maskdet.core.numerics import cpu_flags, native_bfloat16
+from maskdet.core.numerics import ONEDNN_ISA_ENV, cpu_flags, native_bfloat16
 
 FLOP_PER_CYCLE_AVX2 = 32
 """fp32 FLOP per cycle and core with AVX2 and two FMA units: 2 units x 8 lanes x 2 (multiply + add)."""
@@ -62,10 +62,25 @@ def machine_facts() -> dict:
         "tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
         "tf_inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
         "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1 (TF default on x86 Linux)"),
+        "instruction_set_limit": instruction_set_limit(),
         "onednn_frozen_weights": os.environ.get(FROZEN_WEIGHTS_ENV, "unset"),
         "peak_gflops_avx2": cores * mhz / 1000 * FLOP_PER_CYCLE_AVX2,
         "peak_gflops_avx512": cores * mhz / 1000 * FLOP_PER_CYCLE_AVX512 if "avx512f" in flags else None,
     }
+
+
+CPU_ISA_LIMITS: dict[str, dict[str, str]] = {
+    "avx2": {ONEDNN_ISA_ENV: "AVX2", "OPENCV_CPU_DISABLE": "AVX512-SKX"},
+}
+"""--cpu-isa NAME: the environment that keeps oneDNN (the classifier) and OpenCV (YuNet, image
+decoding) to that instruction set, so a newer CPU stands in for an older one (same clock and caches,
+so an estimate). TensorFlow's own kernels are built for a baseline below AVX2 and need no limit."""
+
+
+def instruction_set_limit() -> str:
+    """What this process's kernels are limited to, as the environment says ("none" when unlimited)."""
+    limits = [f"{name}={os.environ[name]}" for name in (ONEDNN_ISA_ENV, "OPENCV_CPU_DISABLE") if os.environ.get(name)]
+    return ", ".join(limits) or "none"
 
 
 def busy_cpu_seconds() -> float:

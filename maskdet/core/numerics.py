@@ -16,6 +16,7 @@ PRECISION_ENV = "MASKDET_PRECISION"
 PRECISIONS: tuple[str, ...] = ("auto", "float32", "bfloat16")
 NATIVE_BFLOAT16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 CPUINFO = Path("/proc/cpuinfo")
+ONEDNN_ISA_ENV = "ONEDNN_MAX_CPU_ISA"
 
 
 class PrecisionError(ValueError):
@@ -31,8 +32,11 @@ def cpu_flags() -> set[str]:
 
 
 def native_bfloat16(flags: Optional[set[str]] = None) -> bool:
-    """True when the CPU computes bfloat16 in hardware."""
-    return bool(NATIVE_BFLOAT16_FLAGS & (cpu_flags() if flags is None else flags))
+    """True when the CPU computes bfloat16 in hardware, and oneDNN is not told to stay below that
+    ($ONEDNN_MAX_CPU_ISA, e.g. AVX2: a run that stands in for an older CPU)."""
+    isa_cap = os.environ.get(ONEDNN_ISA_ENV, "ALL").upper()
+    allowed = isa_cap in ("", "ALL", "DEFAULT") or "BF16" in isa_cap or "AMX" in isa_cap
+    return allowed and bool(NATIVE_BFLOAT16_FLAGS & (cpu_flags() if flags is None else flags))
 
 
 def resolve_precision(requested: Optional[str] = None, flags: Optional[set[str]] = None) -> str:
