@@ -10,8 +10,8 @@ def figures(accuracy: float, no_mask: int, mask: int) -> dict:
             "confident_errors": 0.01, "ece": 0.02}
 
 
-def write_fold(path, name: str, by_source: dict) -> str:
-    path.write_text(json.dumps({name: {"held_out": list(by_source), "val": {}, "test": by_source},
+def write_fold(path, name: str, by_source: dict, val: dict | None = None) -> str:
+    path.write_text(json.dumps({name: {"held_out": list(by_source), "val": val or {}, "test": by_source},
                                 "unsure_band": None}))
     return str(path)
 
@@ -37,3 +37,11 @@ def test_a_model_metrics_file_counts_as_a_recipe_and_bad_files_get_a_message(tmp
     assert maskdet(["compare-folds", f"x={tmp_path / 'empty.json'}"]) == 2
     assert "neither a crossval heldout.json" in capsys.readouterr().err
     assert maskdet(["compare-folds", "no-label"]) == 2
+    assert maskdet(["compare-folds", "--split", "val", f"shipped={model}"]) == 2
+    assert "test split only" in capsys.readouterr().err
+
+
+def test_the_validation_split_can_be_compared_instead(tmp_path):
+    folds = write_fold(tmp_path / "h.json", "f", {"one": figures(1.0, 10, 10)}, val={"one": figures(0.6, 10, 10)})
+    table = comparison_table(dict([parse_recipe(f"a={folds}", "val"), parse_recipe(f"b={folds}")]))
+    assert "60.0% / 100.0%" in table

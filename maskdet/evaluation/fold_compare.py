@@ -18,27 +18,29 @@ Figures = Mapping[str, Mapping]
 """source -> that source's test-split metrics (as `metrics_by_source` writes them)."""
 
 
-def held_out_figures(path: Path) -> dict[str, Mapping]:
-    """The test-split figures per held-out source that one file holds."""
+def held_out_figures(path: Path, split: str = "test") -> dict[str, Mapping]:
+    """The figures per held-out source, on `split`, that one file holds (a metrics.json: test only)."""
     data = json.loads(path.read_text())
     if "held_out_sources" in data:
+        if split != "test":
+            raise ValueError(f"{path}: a model's metrics.json holds the held-out test split only")
         return dict(data["held_out_sources"]["per_source"])
     figures: dict[str, Mapping] = {}
     for name, fold in data.items():
-        if isinstance(fold, dict) and "test" in fold:
-            figures.update(fold["test"])
+        if isinstance(fold, dict) and split in fold:
+            figures.update(fold[split])
     if not figures:
         raise ValueError(f"{path}: neither a crossval heldout.json nor a metrics.json with held_out_sources")
     return figures
 
 
-def parse_recipe(spec: str) -> tuple[str, dict[str, Mapping]]:
+def parse_recipe(spec: str, split: str = "test") -> tuple[str, dict[str, Mapping]]:
     label, _, files = spec.partition("=")
     if not label or not files:
         raise ValueError(f"expected LABEL=FILE[,FILE...], got {spec!r}")
     figures: dict[str, Mapping] = {}
     for file in files.split(","):
-        figures.update(held_out_figures(Path(file)))
+        figures.update(held_out_figures(Path(file), split))
     return label, figures
 
 
@@ -89,9 +91,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="maskdet compare-folds", description=__doc__.splitlines()[0])
     parser.add_argument("recipes", nargs="+", metavar="LABEL=FILE[,FILE...]",
                         help="a recipe's heldout.json files (or a metrics.json with held_out_sources)")
+    parser.add_argument("--split", choices=("val", "test"), default="test",
+                        help="the held-out sources' split to compare on (decide on val, report test)")
     args = parser.parse_args(argv)
     try:
-        recipes = dict(parse_recipe(spec) for spec in args.recipes)
+        recipes = dict(parse_recipe(spec, args.split) for spec in args.recipes)
         print(comparison_table(recipes))
     except (OSError, ValueError, KeyError) as err:
         print(f"error: {err}", file=sys.stderr)
