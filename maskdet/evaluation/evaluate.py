@@ -42,15 +42,17 @@ def predict_logits(model: keras.Model, images: np.ndarray, batch_size: int = 64)
 
 
 def evaluate_split(
-    model: keras.Model, dataset: LoadedDataset, split: Optional[str], out_dir: Optional[Path] = None
+    model: keras.Model, dataset: LoadedDataset, split: Optional[str], out_dir: Optional[Path] = None,
+    logits: Optional[np.ndarray] = None,
 ) -> dict:
-    """Metrics on one split (never the training split for reported results); plots into out_dir."""
+    """Metrics on one split (never the training split for reported results); plots into out_dir.
+    `logits`: the model's logits for that split when already computed (see split_logits)."""
     images, labels = dataset.subset(split)
     split = split or "all"
     if len(labels) == 0:
         raise DatasetError(f"the '{split}' split is empty")
     info = model_info(model)
-    logits = predict_logits(model, images)
+    logits = predict_logits(model, images) if logits is None else logits
     probs = softmax(logits, info.temperature)
     metrics = {"split": split, "precision": info.precision, "temperature": info.temperature,
                **classification_metrics(probs, labels)}
@@ -71,13 +73,19 @@ def evaluate_split(
     return metrics
 
 
-def split_predictions(model: keras.Model, dataset: LoadedDataset, split: Optional[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Calibrated probabilities, true labels and source names of every image of `split` (one pass)."""
+def split_logits(model: keras.Model, dataset: LoadedDataset, split: Optional[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Logits, true labels and source names of every image of `split` (one pass)."""
     index = dataset.indices(split)
     if len(index) == 0:
         raise DatasetError(f"the '{split}' split is empty")
-    probs = softmax(predict_logits(model, dataset.images[index]), model_info(model).temperature)
-    return probs, dataset.labels[index], np.array([dataset.sources[i] for i in index])
+    sources = np.array([dataset.sources[i] for i in index])
+    return predict_logits(model, dataset.images[index]), dataset.labels[index], sources
+
+
+def split_predictions(model: keras.Model, dataset: LoadedDataset, split: Optional[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Calibrated probabilities, true labels and source names of every image of `split` (one pass)."""
+    logits, labels, sources = split_logits(model, dataset, split)
+    return softmax(logits, model_info(model).temperature), labels, sources
 
 
 def metrics_by_source(dataset: LoadedDataset, probs: np.ndarray, labels: np.ndarray,
@@ -206,8 +214,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         if args.precision != "float32" and not args.out:
             out_dir = out_dir / args.precision  # never overwrite the reference float32 figures
         served = inference_copy(model, args.precision)
-        metrics = evaluate_split(served, dataset, split, out_dir)
-        probs, labels, sources = split_predictions(served, dataset, split)
+        logits, labels, sources = split_logits(served, dataset, split)  # one forward pass serves both
+        metrics = evaluate_split(served, dataset, split, out_dir, logits=logits)
+        probs = softmax(logits, model_info(served).temperature)
         metrics["per_source"] = metrics_by_source(dataset, probs, labels, sources)
         if args.split == "val":
             metrics["unsure_band"] = unsure_band_report(probs, labels)
