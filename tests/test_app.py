@@ -432,7 +432,9 @@ def press_and_expect(page, slider, key: str, value: str, text: str) -> None:
     off and back once more, with a warning that CI prints, and the rerun must then come."""
     slider.press(key)
     if slider.input_value() != value:  # seen once in CI: the key went elsewhere; the slider never moved
-        warnings.warn(f"{key} did not move the threshold slider (value {slider.input_value()!r}); pressing again")
+        focused = page.evaluate("document.activeElement && document.activeElement.outerHTML.slice(0, 120)")
+        warnings.warn(f"{key} did not move the threshold slider (value {slider.input_value()!r}, disabled "
+                      f"{slider.is_disabled()}, focus on {focused!r}, events sent {page.sent}); pressing again")
         open_settings(page)
         slider.focus()
         slider.press(key)
