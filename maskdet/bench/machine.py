@@ -69,8 +69,9 @@ def machine_facts() -> dict:
     }
 
 
+OPENCV_DISABLE_ENV = "OPENCV_CPU_DISABLE"
 CPU_ISA_LIMITS: dict[str, dict[str, str]] = {
-    "avx2": {ONEDNN_ISA_ENV: "AVX2", "OPENCV_CPU_DISABLE": "AVX512-SKX"},
+    "avx2": {ONEDNN_ISA_ENV: "AVX2", OPENCV_DISABLE_ENV: "AVX512-SKX"},
 }
 """--cpu-isa NAME: the environment that keeps oneDNN (the classifier) and OpenCV (YuNet, image
 decoding) to that instruction set, so a newer CPU stands in for an older one (same clock and caches,
@@ -79,7 +80,7 @@ so an estimate). TensorFlow's own kernels are built for a baseline below AVX2 an
 
 def instruction_set_limit() -> str:
     """What this process's kernels are limited to, as the environment says ("none" when unlimited)."""
-    limits = [f"{name}={os.environ[name]}" for name in (ONEDNN_ISA_ENV, "OPENCV_CPU_DISABLE") if os.environ.get(name)]
+    limits = [f"{name}={os.environ[name]}" for name in (ONEDNN_ISA_ENV, OPENCV_DISABLE_ENV) if os.environ.get(name)]
     return ", ".join(limits) or "none"
 
 

@@ -14,9 +14,7 @@ import sys
 from pathlib import Path
 from typing import Mapping, Optional
 
-Figures = Mapping[str, Mapping]
-"""source -> that source's test-split metrics (as `metrics_by_source` writes them)."""
-
+from maskdet.evaluation.report import percent
 
 def held_out_figures(path: Path, split: str = "test") -> dict[str, Mapping]:
     """The figures per held-out source, on `split`, that one file holds (a metrics.json: test only)."""
@@ -55,10 +53,6 @@ def two_way(metrics: Mapping) -> tuple[float, int]:
     return metrics.get("accuracy_mask_vs_no_mask", metrics["accuracy"]), faces
 
 
-def cell(value: float) -> str:
-    return "–" if value is None or math.isnan(value) else f"{value:.1%}"
-
-
 def comparison_table(recipes: dict[str, dict[str, Mapping]]) -> str:
     """Markdown: per shared source, each recipe's accuracy, recalls, confident errors and ECE
     (cells "first / second / ..." in the recipes' order), then the pooled accuracy."""
@@ -74,10 +68,10 @@ def comparison_table(recipes: dict[str, dict[str, Mapping]]) -> str:
                    [recall(m, "no_mask") for m in rows], [recall(m, "mask") for m in rows],
                    [m["confident_errors"] for m in rows], [m["ece"] for m in rows]]
         lines.append(f"| {source} | {two_way(rows[-1])[1]} | " + " | ".join(
-            " / ".join(cell(v) for v in column) for column in columns) + " |")
+            " / ".join(percent(v) for v in column) for column in columns) + " |")
     pooled = [pooled_accuracy(figures, shared) for figures in recipes.values()]
     images = sum(two_way(list(recipes.values())[-1][s])[1] for s in shared)
-    lines.append(f"| **pooled** | {images} | " + " / ".join(f"**{cell(v)}**" for v in pooled) + " | | | | |")
+    lines.append(f"| **pooled** | {images} | " + " / ".join(f"**{percent(v)}**" for v in pooled) + " | | | | |")
     return "\n".join(lines)
 
 

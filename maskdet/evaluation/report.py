@@ -9,7 +9,8 @@ COLUMNS = ("images", "accuracy", "mask vs no mask", "two-way output", "recall no
            "recall worn_wrong", "worn wrong called mask", "ROC AUC", "ECE", "confident errors")
 
 
-def _percent(value: float) -> str:
+def percent(value: float) -> str:
+    """A share as a table cell: one decimal, or a dash for a missing figure."""
     return "–" if value is None or math.isnan(value) else f"{value:.1%}"
 
 
@@ -19,13 +20,13 @@ def metrics_row(name: str, metrics: Mapping) -> str:
     confident errors of a metrics dict."""
     recall = {name: figures["recall"] for name, figures in metrics["per_class"].items()}
     auc = metrics["roc_auc"]
-    cells = [name, str(metrics["n_images"]), _percent(metrics["accuracy"]),
-             _percent(metrics.get("accuracy_mask_vs_no_mask", float("nan"))),
-             _percent(metrics.get("accuracy_two_way", float("nan"))),
-             *(_percent(recall.get(cls, float("nan"))) for cls in ("no_mask", "mask", "worn_wrong")),
-             _percent(metrics.get("worn_wrong_called_mask", float("nan"))),
-             "–" if math.isnan(auc) else f"{auc:.3f}", _percent(metrics["ece"]),
-             _percent(metrics.get("confident_errors", float("nan")))]
+    cells = [name, str(metrics["n_images"]), percent(metrics["accuracy"]),
+             percent(metrics.get("accuracy_mask_vs_no_mask", float("nan"))),
+             percent(metrics.get("accuracy_two_way", float("nan"))),
+             *(percent(recall.get(cls, float("nan"))) for cls in ("no_mask", "mask", "worn_wrong")),
+             percent(metrics.get("worn_wrong_called_mask", float("nan"))),
+             "–" if math.isnan(auc) else f"{auc:.3f}", percent(metrics["ece"]),
+             percent(metrics.get("confident_errors", float("nan")))]
     return "| " + " | ".join(cells) + " |"
 
 
