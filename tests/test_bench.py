@@ -109,3 +109,20 @@ def test_the_avx2_limit_reaches_onednn_and_opencv():
     assert isa and all("AVX-512" not in line and "AMX" not in line for line in isa), isa
     features = next(line for line in text.splitlines() if line.startswith("opencv:"))
     assert "AVX512-SKX" not in features.replace("AVX512-SKX?", "")  # absent, or disabled ("?")
+
+
+def test_float32_batching_reports_the_floor_a_full_speed_batch_would_reach(tiny_model_file, yunet_file, tmp_path):
+    from maskdet.bench.batching_rows import batching_rows
+    from maskdet.bench.photos import group_photo
+    from maskdet.bench.report import Report
+    from maskdet.core.model import load_model
+    from maskdet.core.predictor import Predictor
+
+    predictor = Predictor(tiny_model_file, yunet_file, download_detector=False, precision="float32")
+    report = Report({}, quick=True)
+    batching_rows(report, predictor, load_model(tiny_model_file), group_photo(tmp_path, predictor.detector),
+                  reps=2, warm=1, full_rate=100.0)
+    rows = {row.figure.split(":")[0]: row for row in report.rows}
+    floor = rows["T2 (info) floor"].product
+    measured = next(row for name, row in rows.items() if name.startswith("T2 classify+Grad-CAM per face")).product
+    assert 0 < floor < measured  # a tiny model batches far below the full VGG16's rate

@@ -18,9 +18,11 @@ from maskdet.core.model import inference_copy
 
 
 def batching_rows(report: Report, predictor: Predictor, shipped: keras.Model, group: Path, reps: int,
-                  warm: int) -> None:
+                  warm: int, full_rate: float) -> None:
     """Target 2 on the engine: 8 face crops in one pass vs one face; the trace count stays constant.
-    `shipped` is the model file as loaded (for its FLOPs and the float32 comparison)."""
+    `shipped` is the model file as loaded (for its FLOPs and the float32 comparison). `full_rate` is
+    the GFLOP/s the full VGG16 reached in this run (T3, float32); in float32 it gives the ratio's floor
+    for this one-face time: the batch's per-face cost if it ran as fast as that (forward FLOPs only)."""
     flops = model_flops(shipped)
     engine = predictor.engine
     batch = face_batch(predictor, group)
@@ -34,7 +36,10 @@ def batching_rows(report: Report, predictor: Predictor, shipped: keras.Model, gr
                    "product <= 0.6", gate="product", limit=0.6))
     report.add(Row(f"T2 (info) shipped model forward+Grad-CAM GFLOP/s ({engine.precision}): 1 face -> batch",
                    flops / timed["single"] / 1e6, flops * faces / timed["batched"] / 1e6, "GFLOP/s"))
-    if engine.precision != "float32":
+    if engine.precision == "float32":
+        report.add(Row("T2 (info) floor: per face at full VGG16's rate (T3) / one face",
+                       None, flops / full_rate / 1e6 / timed["single"], "x"))
+    else:
         float32_batching_row(report, shipped, batch, reps, warm)
     photo_batching_rows(report, predictor, group, faces, reps, warm)
     for size in range(1, faces + 1):

@@ -92,10 +92,10 @@ def run(args: argparse.Namespace) -> Report:
     precision = predictor.engine.precision
     grad_cam_rows(report, f"shipped model ({precision})", inference_copy(shipped, precision), 1.5,
                   reps * SMALL_MODEL_REPEATS, warm)
-    peak_row(report, full, full_forward_ms)
+    full_rate = peak_row(report, full, full_forward_ms)
     with tempfile.TemporaryDirectory(prefix="maskdet-bench-") as tmp:
         photo, group = one_face_photo(Path(tmp)), group_photo(Path(tmp), predictor.detector)
-        batching_rows(report, predictor, shipped, group, reps * SMALL_MODEL_REPEATS, warm)
+        batching_rows(report, predictor, shipped, group, reps * SMALL_MODEL_REPEATS, warm, full_rate)
         end_to_end_rows(report, predictor, NaiveGradCam(shipped), photo, reps, warm)
         if not args.no_live:
             live_rows(report, predictor, model_path, detector_path, precision, args.quick, browser=not args.no_app)
