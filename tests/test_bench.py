@@ -126,3 +126,18 @@ def test_float32_batching_reports_the_floor_a_full_speed_batch_would_reach(tiny_
     floor = rows["T2 (info) floor"].product
     measured = next(row for name, row in rows.items() if name.startswith("T2 classify+Grad-CAM per face")).product
     assert 0 < floor < measured  # a tiny model batches far below the full VGG16's rate
+
+
+def test_explain_flops_add_the_backward_pass_above_the_first_heatmap_layer():
+    import keras
+
+    from maskdet.bench.model_rows import explain_flops, model_flops
+
+    image = keras.Input((8, 8, 3))
+    first = keras.layers.Conv2D(4, 3, padding="same", name="first")(image)  # 2*64*9*3*4 = 13,824
+    second = keras.layers.Conv2D(4, 3, padding="same", name="second")(first)  # 2*64*9*4*4 = 18,432
+    logits = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(second))  # 2*4*2 = 16
+    model = keras.Model(image, logits)
+    assert model_flops(model) == 13_824 + 18_432 + 16
+    assert explain_flops(model, "first") == model_flops(model) + 18_432 + 16
+    assert explain_flops(model, "second") == model_flops(model) + 16

@@ -8,7 +8,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from maskdet.bench.model_rows import model_flops
+from maskdet.bench.model_rows import explain_flops
 from maskdet.bench.photos import GROUP_FACES, face_batch, group_photo
 from maskdet.bench.report import Report, Row
 from maskdet.bench.timing import interleaved_ms
@@ -22,9 +22,9 @@ def batching_rows(report: Report, predictor: Predictor, shipped: keras.Model, gr
     """Target 2 on the engine: 8 face crops in one pass vs one face; the trace count stays constant.
     `shipped` is the model file as loaded (for its FLOPs and the float32 comparison). `full_rate` is
     the GFLOP/s the full VGG16 reached in this run (T3, float32); in float32 it gives the ratio's floor
-    for this one-face time: the batch's per-face cost if it ran as fast as that (forward FLOPs only)."""
-    flops = model_flops(shipped)
+    for this one-face time: the batch's per-face cost if it ran as fast as that."""
     engine = predictor.engine
+    flops = explain_flops(shipped, engine.first_heatmap_layer)
     batch = face_batch(predictor, group)
     faces, traces_before = len(batch), engine.trace_count()
     timed = interleaved_ms({"single": lambda: engine.explain(batch[:1]), "batched": lambda: engine.explain(batch),
@@ -37,7 +37,7 @@ def batching_rows(report: Report, predictor: Predictor, shipped: keras.Model, gr
     report.add(Row(f"T2 (info) shipped model forward+Grad-CAM GFLOP/s ({engine.precision}): 1 face -> batch",
                    flops / timed["single"] / 1e6, flops * faces / timed["batched"] / 1e6, "GFLOP/s"))
     if engine.precision == "float32":
-        report.add(Row("T2 (info) floor: per face at full VGG16's rate (T3) / one face",
+        report.add(Row("T2 (info) floor: per face at the full VGG16's rate (T3) / one face",
                        None, flops / full_rate / 1e6 / timed["single"], "x"))
     else:
         float32_batching_row(report, shipped, batch, reps, warm)

@@ -23,18 +23,29 @@ from maskdet.core.prediction import DEFAULT_OPACITY
 from maskdet.core.predictor import Predictor
 
 
+def layer_flops(layer: keras.layers.Layer) -> int:
+    """Multiply-add FLOPs (2 per MAC) of one Conv2D or Dense layer for one image; 0 for other layers."""
+    if isinstance(layer, keras.layers.Conv2D):
+        kh, kw, c_in, c_out = layer.kernel.shape
+        _, h, w, _ = layer.output.shape
+        return int(2 * h * w * kh * kw * c_in * c_out)
+    if isinstance(layer, keras.layers.Dense):
+        c_in, c_out = layer.kernel.shape
+        return int(2 * c_in * c_out)
+    return 0
+
+
 def model_flops(model: keras.Model) -> int:
-    """Multiply-add FLOPs (2 per MAC) of every Conv2D and Dense layer for one image."""
-    total = 0
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2D):
-            kh, kw, c_in, c_out = layer.kernel.shape
-            _, h, w, _ = layer.output.shape
-            total += 2 * h * w * kh * kw * c_in * c_out
-        elif isinstance(layer, keras.layers.Dense):
-            c_in, c_out = layer.kernel.shape
-            total += 2 * c_in * c_out
-    return int(total)
+    """Multiply-add FLOPs (2 per MAC) of every Conv2D and Dense layer for one image (the forward pass)."""
+    return sum(layer_flops(layer) for layer in model.layers)
+
+
+def explain_flops(model: keras.Model, first_heatmap_layer: str) -> int:
+    """FLOPs of one face's prediction with heatmap: the forward pass, plus the backward pass through
+    every layer above the first heatmap layer (gradients of activations only: as many MACs again)."""
+    names = [layer.name for layer in model.layers]
+    above = model.layers[names.index(first_heatmap_layer) + 1:]
+    return model_flops(model) + sum(layer_flops(layer) for layer in above)
 
 
 def grad_cam_rows(report: Report, name: str, model: keras.Model, target: float, reps: int, warm: int) -> float:

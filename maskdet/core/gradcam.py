@@ -46,6 +46,7 @@ class GradCam:
         layers = sorted(layers, key=lambda pair: depth[pair[0]])  # the model is split at the earliest
         names = [name for name, _ in layers]
         self._weights = [float(weight) for _, weight in layers]
+        self.first_heatmap_layer = names[0]
         first = model.get_layer(names[0]).output
         self._base = keras.Model(model.input, first)
         self._upper = keras.Model(first, [model.get_layer(name).output for name in names[1:]]
