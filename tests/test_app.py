@@ -122,11 +122,26 @@ def screen(request, browser, shipped_app):
     names = fn_names(shipped_app.url)
     opened.on("request", lambda r: opened.sent.append(names.get(json.loads(r.post_data or "{}").get("fn_index")))
               if r.method == "POST" and re.search(r"/gradio_api/(queue/join|run/)", r.url) else None)
+    opened.add_init_script(RANGE_LOG)
     opened.goto(shipped_app.url)
     opened.wait_for_selector("input[type=file]", state="attached", timeout=60_000)
     opened.kind = kind
     yield opened
     context.close()
+
+
+RANGE_LOG = """(() => { window.rangeLog = [];
+    const desc = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value');
+    Object.defineProperty(HTMLInputElement.prototype, 'value', { get() { return desc.get.call(this); },
+        set(v) { if (this.type === 'range') window.rangeLog.push([Math.round(performance.now()), 'set', String(v),
+                    this.isConnected, (new Error().stack || '').split('\\n').slice(2, 6).join(' | ')]);
+                 desc.set.call(this, v); } });
+    for (const kind of ['input', 'change', 'keydown', 'click', 'pointerdown'])
+        addEventListener(kind, e => { if (e.target && e.target.type === 'range' || kind === 'click')
+            window.rangeLog.push([Math.round(performance.now()), kind, e.target.value, e.target.className || e.target.tagName]); }, true);
+})()"""
+"""Diagnosis of the flaky slider test: every value written to a range input (with the writer's stack) and
+every input/change/keydown on one, and every click."""
 
 
 def fn_names(url: str) -> dict[int, str]:
@@ -407,9 +422,9 @@ def test_browser_unreadable_file_one_message_that_stays(screen, tmp_path):
 
 @pytest.mark.parametrize("screen", ["desktop"], indirect=True)
 def test_browser_threshold_and_one_face_rerun_without_pressing_and_say_why(screen):
+    open_settings(screen)  # first: Gradio renders a closed accordion's controls on opening, then settles them
     screen.locator("#examples").get_by_text("Five faces, two masked").click()
     expect_result(screen, "5 faces")
-    open_settings(screen)
     threshold = screen.locator("#settings input[type=range]").first
     press_and_expect(screen, threshold, "End", "0.95", "No face at the face-detection threshold 0.95")
     assert "lower it in Settings" in screen.locator("#summary").inner_text()
@@ -428,26 +443,41 @@ def test_browser_threshold_and_one_face_rerun_without_pressing_and_say_why(scree
 
 def press_and_expect(page, slider, key: str, value: str, text: str) -> None:
     """Press `key` on the slider and wait for the rerun's summary. In about one full-suite run in five
-    (never alone) no rerun came after the first press; until that is understood, the slider is moved
-    off and back once more, with a warning that CI prints, and the rerun must then come."""
-    slider.press(key)
-    if slider.input_value() != value:  # seen once in CI: the key went elsewhere; the slider never moved
-        focused = page.evaluate("document.activeElement && document.activeElement.outerHTML.slice(0, 120)")
-        warnings.warn(f"{key} did not move the threshold slider (value {slider.input_value()!r}, disabled "
-                      f"{slider.is_disabled()}, focus on {focused!r}, events sent {page.sent}); pressing again")
-        open_settings(page)
-        slider.focus()
-        slider.press(key)
-    assert slider.input_value() == value
+    (never alone) the slider went back to its default after the press, or no rerun came; each attempt
+    that goes wrong is retried with a warning that CI prints, with the slider's log for diagnosis."""
+    move_slider(page, slider, key, value)
     try:
         page.wait_for_selector(f"#summary :text('{text}')", timeout=30_000)
         return
     except PlaywrightTimeoutError:
         warnings.warn(f"no rerun 30 s after {key} on the threshold slider; summary: "
                       f"{page.locator('#summary').inner_text()!r}; events sent: {page.sent}")
-    slider.press("ArrowLeft" if key == "End" else "ArrowRight")
-    slider.press(key)
+    move_slider(page, slider, "ArrowLeft" if key == "End" else "ArrowRight")
+    move_slider(page, slider, key, value)
     expect_result(page, text)
+
+
+def move_slider(page, slider, key: str, value: str | None = None, attempts: int = 3) -> None:
+    """Press `key` on the slider until it shows `value` (when given) for a whole second."""
+    for _ in range(attempts):
+        slider.focus()
+        slider.press(key)
+        if value is None or holds(slider, value):
+            return
+        warnings.warn(f"{key} on the threshold slider did not hold (value {slider.input_value()!r}, events "
+                      f"sent {page.sent}); slider log {page.evaluate('window.rangeLog')}")
+        open_settings(page)
+        page.wait_for_timeout(1_000)
+    raise AssertionError(f"the threshold slider never held {value} after {key}: {page.evaluate('window.rangeLog')}")
+
+
+def holds(slider, value: str, seconds: float = 1.0) -> bool:
+    """Whether the slider shows `value` at each check for `seconds`."""
+    for _ in range(int(seconds * 10)):
+        if slider.input_value() != value:
+            return False
+        slider.page.wait_for_timeout(100)
+    return True
 
 
 def contrast_failures(page) -> list:
