@@ -47,6 +47,10 @@ UNDER_NOSE_DROP = 0.38
 """How far the under-the-nose example's mask is lowered (face units): its top edge ends below the
 nose tip (v about 0.47) and above the mouth (v about 0.87)."""
 
+ON_CHIN_DROP = 0.72
+"""How far the on-the-chin example's mask is lowered (face units): its top edge ends just under the
+lower lip (v about 0.99), leaving nose and mouth uncovered."""
+
 
 def chaikin(points: np.ndarray, iterations: int = 3) -> np.ndarray:
     """Smooth a closed polygon by Chaikin corner cutting."""
@@ -175,6 +179,7 @@ def main() -> None:
         "astronaut_mask.jpg": surgical,
         "astronaut_black_mask.jpg": cloth,
         "astronaut_mask_under_nose.jpg": draw_mask(astronaut, ASTRONAUT_LANDMARKS, "surgical", drop=UNDER_NOSE_DROP),
+        "astronaut_mask_on_chin.jpg": draw_mask(astronaut, ASTRONAUT_LANDMARKS, "surgical", drop=ON_CHIN_DROP),
         "group_mixed.jpg": group_image(astronaut, surgical, cloth, camera),
         "cameraman_no_mask.jpg": camera,
         "cat_no_face.jpg": data.chelsea(),

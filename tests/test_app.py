@@ -336,10 +336,10 @@ def test_the_example_the_model_gets_wrong_says_so(client):
     assert "the model gets it wrong" in caption
 
 
-def test_the_under_nose_example_is_not_called_mask_and_its_caption_says_what_it_gets(client):
+@pytest.mark.parametrize("name", ["astronaut_mask_under_nose.jpg", "astronaut_mask_on_chin.jpg"])
+def test_the_worn_wrong_examples_are_not_called_mask_and_their_captions_say_what_they_get(client, name):
     from maskdet.web.photo_tab import EXAMPLES
 
-    name = "astronaut_mask_under_nose.jpg"
     *_, details = call_predict(client, EXAMPLES_DIR_FILE(name), 0.4, 0.6, False)
     (face,) = details["faces"]
     assert face["verdict"] in ("worn_wrong", "unsure"), face

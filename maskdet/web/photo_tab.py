@@ -25,7 +25,8 @@ EXAMPLES_DIR = CHECKOUT_DIR / "examples"
 EXAMPLES = [  # (file, caption): a strip of thumbnails under the upload box
     ("astronaut_mask.jpg", "One face, surgical mask"),
     ("astronaut_black_mask.jpg", "One face, black cloth mask"),
-    ("astronaut_mask_under_nose.jpg", "Mask worn under the nose: the model is unsure"),
+    ("astronaut_mask_under_nose.jpg", "Mask under the nose: the model is unsure"),
+    ("astronaut_mask_on_chin.jpg", "Mask pulled down to the chin"),
     ("astronaut_no_mask.jpg", "One face, no mask"),
     ("cameraman_no_mask.jpg", "No mask, side view: the model gets it wrong"),
     ("group_mixed.jpg", "Five faces, two masked"),
@@ -49,12 +50,12 @@ PHOTO_CSS = """
 #examples .table-wrap, #examples table, #examples tbody { display: block; border: none; overflow: visible;
     padding: 0 !important; margin: 0 !important; }
 #examples tbody { display: flex; flex-wrap: wrap; gap: 6px; }
-#examples tr { display: flex; flex-direction: column; width: 76px; cursor: pointer; background: none !important;
+#examples tr { display: flex; flex-direction: column; width: calc(12.5% - 6px); cursor: pointer; background: none !important;
     padding: 0 !important; margin: 0 !important; }
 #examples td .container { width: 100%; height: auto; border: none; margin: 0; }
 #examples td { display: block; padding: 0 !important; margin: 0 !important; max-width: none !important; border: none; }
-#examples td img { width: 76px; height: 52px; object-fit: cover; }
-#examples td.textbox div { font-size: 12px; line-height: 1.25; --local-text-width: 76px !important; }
+#examples td img { width: 100%; height: 52px; object-fit: cover; }
+#examples td.textbox div { font-size: 12px; line-height: 1.25; --local-text-width: 100% !important; }
 #heatmaps .caption-label { white-space: normal; overflow: visible; text-overflow: clip; max-width: calc(100% - 8px); }
 #result-image .icon-button-wrapper { position: static; justify-content: flex-end; margin: 0 0 4px auto;
     width: fit-content; }
