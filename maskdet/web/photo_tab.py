@@ -50,7 +50,7 @@ PHOTO_CSS = """
 #examples .table-wrap, #examples table, #examples tbody { display: block; border: none; overflow: visible;
     padding: 0 !important; margin: 0 !important; }
 #examples tbody { display: flex; flex-wrap: wrap; gap: 6px; }
-#examples tr { display: flex; flex-direction: column; width: calc(12.5% - 6px); cursor: pointer; background: none !important;
+#examples tr { display: flex; flex-direction: column; flex: 1 1 0; min-width: 0; cursor: pointer; background: none !important;
     padding: 0 !important; margin: 0 !important; }
 #examples td .container { width: 100%; height: auto; border: none; margin: 0; }
 #examples td { display: block; padding: 0 !important; margin: 0 !important; max-width: none !important; border: none; }
@@ -60,7 +60,7 @@ PHOTO_CSS = """
 #result-image .icon-button-wrapper { position: static; justify-content: flex-end; margin: 0 0 4px auto;
     width: fit-content; }
 @media (max-width: 640px) { #photo { height: 220px !important; }
-    #examples tr { width: calc(25% - 5px); } #examples td img { width: 100%; height: 44px; }
+    #examples tr { flex: 0 0 calc(25% - 5px); } #examples td img { width: 100%; height: 44px; }
     #examples td.textbox div { font-size: 11px; } }
 #heatmaps .grid-container:has(> :nth-child(2):last-child) { grid-template-columns: repeat(2, minmax(0, 1fr)) !important; }
 #heatmaps .grid-container { grid-template-columns: repeat(3, minmax(0, 1fr)) !important;
