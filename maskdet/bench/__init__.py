@@ -7,7 +7,8 @@ Run it as `maskdet bench` (or `python -m maskdet bench`) (options: maskdet.bench
 - timing, machine: median timings; the machine's cores, clock, fp32 peak and other load.
 - paths, photos: the repository's files the benchmark uses; the test photos made from them.
 - baseline: the naive recipe and the bare forward pass the product is compared with.
-- model_rows, batching_rows: targets 1, 3, 4 and target 2, in this process.
+- model_rows, batching_rows: targets 1, 3, 4 and target 2, in this process; layer_profile: T2 layer by
+  layer (`--layers`, oneDNN's own timings in a child process).
 - app_server, app_rows: app.py as a subprocess and its clients; targets 5 and 6 against it.
 - stream, live, live_browser: the live and video figures L1-L3 on a generated stream.
 - localserver, synthvideo: helpers the benchmark and the tests share (the one launcher of app.py on a

@@ -2,6 +2,7 @@
 
     python -m maskdet bench [--quick] [--model PATH] [--detector PATH] [--repeats N] [--json OUT] [--no-live]
                             [--cpu-isa avx2]
+    python -m maskdet bench --layers [--model PATH] [--cpu-isa avx2]
 
 Every figure is a median over repeated runs after a warm-up. Targets are ratios measured in this
 run (plus two absolute latencies: end-to-end and start-up); `--quick` is a smoke run for CI whose
@@ -24,6 +25,7 @@ from typing import Optional
 from maskdet.bench.app_rows import app_rows
 from maskdet.bench.baseline import NaiveGradCam
 from maskdet.bench.batching_rows import batching_rows
+from maskdet.bench.layer_profile import profile, render_profile
 from maskdet.bench.live import live_rows
 from maskdet.bench.machine import CPU_ISA_LIMITS, busy_cpu_seconds, machine_facts, other_load_share, own_cpu_seconds
 from maskdet.bench.model_rows import end_to_end_rows, grad_cam_rows, peak_row
@@ -56,20 +58,29 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--cpu-isa", choices=sorted(CPU_ISA_LIMITS), default=None,
                         help="run as if the CPU stopped at this instruction set (avx2: no AVX-512, no native "
                              "bfloat16), to estimate figures for an older CPU on this one")
+    parser.add_argument("--layers", action="store_true",
+                        help="only profile one classify+Grad-CAM call layer by layer, one face against a batch "
+                             "of eight (maskdet.bench.layer_profile): where T2's ratio comes from")
     return parser.parse_args(argv)
 
 
-def resolve_inputs(args: argparse.Namespace) -> tuple[Path, Path]:
-    """The model and detector files, or SystemExit with a clear message."""
+def resolve_model(args: argparse.Namespace) -> Path:
+    """The classifier file, or SystemExit with a clear message."""
     model = Path(args.model or os.environ.get(MODEL_ENV) or DEFAULT_MODEL_PATH)
     if not model.is_file():
         raise SystemExit(f"error: model file not found: {model}. Train one or pass --model PATH "
                          "(e.g. --model runs/plain-w025-128/model.keras).")
+    return model.resolve()
+
+
+def resolve_inputs(args: argparse.Namespace) -> tuple[Path, Path]:
+    """The model and detector files, or SystemExit with a clear message."""
+    model = resolve_model(args)
     detector = args.detector or os.environ.get(YUNET_ENV)
     if not detector or not Path(detector).is_file():
         raise SystemExit(f"error: YuNet detector file not found ({detector or 'not set'}): pass --detector PATH "
                          f"or set {YUNET_ENV}.")
-    return model.resolve(), Path(detector).resolve()
+    return model, Path(detector).resolve()
 
 
 def run(args: argparse.Namespace) -> Report:
@@ -122,6 +133,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
     if args.cpu_isa and (code := limited_rerun(args.cpu_isa, argv)) is not None:
         return code
+    if args.layers:
+        print(render_profile(profile(resolve_model(args))))
+        return 0
     report = run(args)
     print(render(report))
     if args.json:
