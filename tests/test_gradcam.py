@@ -107,7 +107,8 @@ def test_bfloat16_base_gives_float32_results_close_to_float32():
 
 
 def test_layercam_fuses_layers_by_weighted_geometric_mean(tiny_model):
-    """Two layers' maps, each the textbook LayerCAM at the input size, fused as m4^0.2 * m5^0.8."""
+    """Two layers' maps, each the textbook LayerCAM brought to twice the finer layer's grid, fused
+    as m4^0.2 * m5^0.8 there, then upsampled once to the input size."""
     images = np.random.default_rng(4).uniform(0, 255, (2, TINY_SIZE, TINY_SIZE, 3)).astype("float32")
     layers = [("block4_conv3", 0.2), (LAST_CONV_LAYER, 0.8)]
     _, fused = GradCam(tiny_model, layers).explain(images)
@@ -118,9 +119,25 @@ def test_layercam_fuses_layers_by_weighted_geometric_mean(tiny_model):
         with tf.GradientTape() as tape:
             *convs, logits = grad_model(images[i:i + 1])
             score = tf.reduce_max(logits[0])
-        expected = np.ones((TINY_SIZE, TINY_SIZE), np.float32)
+        grid = tuple(2 * side for side in convs[0].shape[1:3])  # twice block4_conv3's, the finer grid
+        expected = np.ones(grid, np.float32)
         for conv, grad, (_, weight) in zip(convs, tape.gradient(score, convs), layers):
             layer_map = tf.reduce_sum(tf.nn.relu(grad[0]) * conv[0], axis=-1).numpy()
-            layer_map = np.maximum(cv2.resize(layer_map, (TINY_SIZE, TINY_SIZE), interpolation=cv2.INTER_LINEAR), 0)
+            layer_map = np.maximum(cv2.resize(layer_map, grid[::-1], interpolation=cv2.INTER_LINEAR), 0)
             expected *= (layer_map / (layer_map.max() + 1e-8)) ** weight
+        expected = cv2.resize(expected, (TINY_SIZE, TINY_SIZE), interpolation=cv2.INTER_LINEAR)
         np.testing.assert_allclose(fused[i], expected / (expected.max() + 1e-8), atol=1e-3)
+
+
+def test_one_layers_heatmap_is_its_map_upsampled_to_the_input_size(tiny_model):
+    """With a single layer nothing is fused: the heatmap is that layer's map, upsampled once."""
+    images = np.random.default_rng(5).uniform(0, 255, (1, TINY_SIZE, TINY_SIZE, 3)).astype("float32")
+    _, cams = GradCam(tiny_model, [(LAST_CONV_LAYER, 1.0)]).explain(images)
+    grad_model = keras.Model(tiny_model.input, [tiny_model.get_layer(LAST_CONV_LAYER).output,
+                                                tiny_model.get_layer(LOGITS_LAYER).output])
+    with tf.GradientTape() as tape:
+        conv, logits = grad_model(images)
+        score = tf.reduce_max(logits[0])
+    layer_map = tf.reduce_sum(tf.nn.relu(tape.gradient(score, conv)[0]) * conv[0], axis=-1).numpy()
+    expected = np.maximum(cv2.resize(layer_map, (TINY_SIZE, TINY_SIZE), interpolation=cv2.INTER_LINEAR), 0)
+    np.testing.assert_allclose(cams[0], expected / (expected.max() + 1e-8), atol=1e-3)

@@ -7,9 +7,12 @@ saturated softmax would give near-zero gradients).
 
 Each layer's map weights its activations by their gradients, either per location and channel
 (LayerCAM: relu(gradient) x activation, summed over channels; the default) or per channel (Grad-CAM:
-the channel's mean gradient). Maps of several layers are upsampled to the input size, scaled to a
-peak of 1 and fused by a weighted geometric mean, so a region is hot only where every layer agrees:
-the coarse layer says which part of the face decided, the finer one where exactly. A base computing
+the channel's mean gradient). Maps of several layers are brought to twice the finest one's grid
+(bilinear), scaled to a peak of 1 and fused by a weighted geometric mean, so a region is hot only
+where every layer agrees: the coarse layer says which part of the face decided, the finer one where
+exactly. The fused map is then upsampled once to the input size. Fusing on that grid (32 x 32 for
+the shipped model) costs a 16th of the powers that fusing at the input size would, and looks the
+same; on the finest grid itself a cell where the finer map is zero would leave a hole in the map. A base computing
 in bfloat16 is fine: the heatmap arithmetic and the softmax run in float32.
 """
 
@@ -25,6 +28,8 @@ from maskdet.config import HEATMAP_LAYERS, LOGITS_LAYER
 from maskdet.core.model import model_info
 
 EPSILON = 1e-8
+FUSION_GRID_SCALE = 2
+"""Layer maps are fused on a grid this many times finer than the finest layer's (see above)."""
 Weighting = Literal["location", "channel"]
 
 
@@ -67,11 +72,14 @@ class GradCam:
             predicted_logit = tf.reduce_max(logits, axis=1)
         activations = [first, *later]
         grads = tape.gradient(predicted_logit, activations)
-        fused = tf.ones_like(images[..., 0])
+        grid = _fusion_grid(activations)
+        fused = None
         for activation, grad, weight in zip(activations, grads, self._weights):
             layer_map = self._layer_map(tf.cast(activation, tf.float32), tf.cast(grad, tf.float32))
-            fused *= tf.pow(self._at_input_size(layer_map), weight)
-        return self._probabilities(logits), _scaled_to_peak_one(fused)
+            weighted = _power(_scaled_to_peak_one(_resized(layer_map, grid)), weight)
+            fused = weighted if fused is None else fused * weighted
+        size = (self.input_size, self.input_size)
+        return self._probabilities(logits), _scaled_to_peak_one(_resized(fused, size))
 
     def _run_upper(self, first: tf.Tensor) -> tuple[list[tf.Tensor], tf.Tensor]:
         """(the later heatmap layers' activations, logits) from the first heatmap layer's."""
@@ -85,12 +93,6 @@ class GradCam:
             channel_weights = tf.reduce_mean(grad, axis=(1, 2), keepdims=True)
             return tf.nn.relu(tf.reduce_sum(channel_weights * activation, axis=-1))
         return tf.reduce_sum(tf.nn.relu(grad) * activation, axis=-1)
-
-    def _at_input_size(self, layer_map: tf.Tensor) -> tf.Tensor:
-        """The map upsampled (bilinear, half-pixel centres as cv2) to the input size, peak 1."""
-        size = (self.input_size, self.input_size)
-        resized = tf.image.resize(layer_map[..., None], size, method="bilinear")[..., 0]
-        return _scaled_to_peak_one(tf.nn.relu(resized))
 
     def _probabilities(self, logits: tf.Tensor) -> tf.Tensor:
         return tf.nn.softmax(tf.cast(logits, tf.float32) / self.temperature)
@@ -107,6 +109,26 @@ class GradCam:
     def trace_count(self) -> int:
         """How many graphs were traced (stays 1 per mode whatever the batch size)."""
         return self._explain.experimental_get_tracing_count() + self._predict.experimental_get_tracing_count()
+
+
+def _fusion_grid(activations: Sequence[tf.Tensor]) -> tuple[int, int]:
+    """Where layer maps are fused: FUSION_GRID_SCALE times the finest layer's grid; a single layer's
+    own grid (its map is then upsampled once, as it is)."""
+    height, width = max((int(a.shape[1]), int(a.shape[2])) for a in activations)
+    scale = FUSION_GRID_SCALE if len(activations) > 1 else 1
+    return scale * height, scale * width
+
+
+def _resized(maps: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
+    """(N, h, w) maps resized bilinearly (half-pixel centres, as cv2) to `size`; non-negative maps
+    stay non-negative. Maps already of that size are returned as they are."""
+    if (int(maps.shape[1]), int(maps.shape[2])) == tuple(size):
+        return maps
+    return tf.nn.relu(tf.image.resize(maps[..., None], size, method="bilinear")[..., 0])
+
+
+def _power(maps: tf.Tensor, weight: float) -> tf.Tensor:
+    return maps if weight == 1.0 else tf.pow(maps, weight)
 
 
 def _scaled_to_peak_one(maps: tf.Tensor) -> tf.Tensor:
