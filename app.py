@@ -1,5 +1,5 @@
-"""maskdet web app: upload a photo or take a webcam snapshot; every face is boxed as mask / no mask
-(or unsure / too small to judge) with its confidence and explained by a Grad-CAM heatmap.
+"""maskdet web app: upload a photo or take a webcam snapshot; every face is boxed as mask, mask worn
+wrong or no mask (or unsure / too small to judge) with its confidence and explained by a heatmap.
 
     python app.py        # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT override)
 
