@@ -29,9 +29,9 @@ DEFAULT_INPUT_SIZE = 224
 LAST_CONV_LAYER = "block5_conv3"
 HEATMAP_LAYERS: tuple[tuple[str, float], ...] = (("block4_conv3", 0.2), ("block5_conv3", 0.8))
 """(conv layer, weight) whose LayerCAM maps the heatmap fuses, by a weighted geometric mean on a
-grid twice the finer map's (maskdet.core.gradcam). block5_conv3 alone (8 x 8 cells at 128 px) peaks on the upper
-edge of a mask, at the eye line; block4_conv3 (16 x 16) finds the mask but not a bare face's nose
-and mouth. The weights were chosen on the validation split's pointing game
+grid twice the finer map's (maskdet.core.gradcam). block5_conv3 alone (8 x 8 cells at 128 px)
+peaks on the upper edge of a mask, at the eye line; block4_conv3 (16 x 16) finds the mask but not
+a bare face's nose and mouth. The weights were chosen on the validation split's pointing game
 (models/MODEL_CARD.md, "Heatmap layers and weighting")."""
 LOGITS_LAYER = "logits"
 PROBS_LAYER = "probs"

@@ -121,14 +121,10 @@ def profile(model_path: Path, repeats: int = REPEATS) -> list[Call]:
 
 def _timed_calls(model_path: Path, repeats: int) -> None:
     """The child: the app's engine (frozen weights, its precision), one face and a batch, alternately."""
-    from maskdet.core.predictor import assume_frozen_weights
+    from maskdet.core.predictor import Predictor, assume_frozen_weights
 
     assume_frozen_weights()
-    from maskdet.core.gradcam import GradCam
-    from maskdet.core.model import inference_copy, load_model
-    from maskdet.core.numerics import resolve_precision
-
-    engine = GradCam(inference_copy(load_model(model_path), resolve_precision(None)))
+    engine = Predictor(model_path, use_detector=False).engine
     images = np.random.default_rng(0).uniform(0, 255, (BATCH, engine.input_size, engine.input_size, 3))
     images = images.astype(np.float32)
     for _ in range(3):

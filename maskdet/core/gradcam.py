@@ -12,8 +12,8 @@ the channel's mean gradient). Maps of several layers are brought to twice the fi
 where every layer agrees: the coarse layer says which part of the face decided, the finer one where
 exactly. The fused map is then upsampled once to the input size. Fusing on that grid (32 x 32 for
 the shipped model) costs a 16th of the powers that fusing at the input size would, and looks the
-same; on the finest grid itself a cell where the finer map is zero would leave a hole in the map. A base computing
-in bfloat16 is fine: the heatmap arithmetic and the softmax run in float32.
+same; on the finest grid itself a cell where the finer map is zero would leave a hole in the map.
+A base computing in bfloat16 is fine: the heatmap arithmetic and the softmax run in float32.
 """
 
 from __future__ import annotations

@@ -12,17 +12,16 @@ from maskdet.core.model import ModelFileError
 from maskdet.core.numerics import PrecisionError
 from maskdet.core.predictor import Predictor, assume_frozen_weights
 
+MALLOC_ARENAS = 2
+"""glibc's malloc arenas the serving process may use (see limit_malloc_arenas)."""
+M_ARENA_MAX = -8
+"""glibc's mallopt() parameter number for the arena limit (malloc.h)."""
+
 
 def startup_mark(stage: str) -> None:
     """With MASKDET_STARTUP_LOG set, print a wall-clock stamp per start-up stage (read by maskdet.bench)."""
     if os.environ.get(STARTUP_LOG_ENV):
         print(f"{STARTUP_PREFIX} {stage} {time.time():.3f}", flush=True)
-
-
-MALLOC_ARENAS = 2
-"""glibc's malloc arenas the serving process may use (see limit_malloc_arenas)."""
-M_ARENA_MAX = -8
-"""glibc's mallopt() parameter number for the arena limit (malloc.h)."""
 
 
 def limit_malloc_arenas(count: int = MALLOC_ARENAS) -> bool:
