@@ -40,6 +40,9 @@ def test_every_source_is_scored_once_by_a_model_that_never_saw_it(tiny_sources, 
     assert crossval.main(argv) == 0
     results = json.loads((out / "heldout.json").read_text())
     band = results.pop("unsure_band")
+    temperature = results.pop("unseen_temperature")
+    assert set(temperature["leave_one_fold_out_factors"]) == {"a", "g"} and temperature["factor"] > 0
+    assert set(temperature["test_with_factor"]["ece_per_source"]) == {"alpha", "gamma"}
     held_out_val = sum(m["n_images"] for fold in results.values() for m in fold["val"].values())
     assert band["faces"] == held_out_val > 0  # chosen on every fold's unseen val images together
     assert band["band"][0] <= 0.5 <= band["band"][1] and 0.0 <= band["share_unsure"] <= 1.0
@@ -52,7 +55,8 @@ def test_every_source_is_scored_once_by_a_model_that_never_saw_it(tiny_sources, 
     assert command.startswith("python -m maskdet train --data ") and "--exclude-sources alpha" in command
     trained_on = (out / "a" / "split.csv").read_text()
     assert "alpha," not in trained_on and "beta," in trained_on and "gamma," in trained_on
-    assert "| alpha |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "| alpha |" in printed and "temperature factor fitted on unseen sources" in printed
     model_time = (out / "a" / "model.keras").stat().st_mtime
     assert crossval.main(argv) == 0  # finished folds are reused, not retrained
     assert (out / "a" / "model.keras").stat().st_mtime == model_time

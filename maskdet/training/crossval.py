@@ -10,7 +10,9 @@ never saw it. Folds that finished are kept (delete their folder to retrain); an 
 resumes from its checkpoint.
 
 Choose recipes by the held-out *val* figures; report the *test* figures. The app's "unsure" band
-is chosen on the held-out val images of all folds together (`unsure_band` in heldout.json).
+is chosen on the held-out val images of all folds together (`unsure_band` in heldout.json), and
+`unseen_temperature` says whether a temperature fitted on unseen sources would calibrate better
+(maskdet.evaluation.temperature_transfer).
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from maskdet.training import train
 from maskdet.training.checkpoints import CHECKPOINT
 from maskdet.training.recipe import face_locator, parse_args
 from maskdet.data.dataset import DatasetError, load_dataset
-from maskdet.evaluation.evaluate import metrics_by_source, split_predictions, unsure_band_report
+from maskdet.evaluation.calibration import softmax
+from maskdet.evaluation.evaluate import metrics_by_source, split_logits, unsure_band_report
+from maskdet.evaluation.temperature_transfer import FoldScores, Scores, summary_line, unseen_temperature
 from maskdet.core.model import ModelFileError, load_model, model_info
 from maskdet.evaluation.report import per_source_table
 from maskdet.data.sources import SourceError, discover_sources
@@ -86,26 +90,30 @@ def run_fold(name: str, held_out: tuple[str, ...], data: list[Path], out: Path, 
 
 
 def score_fold(model_file: Path, held_out: tuple[str, ...], data: list[Path],
-               train_args: list[str]) -> tuple[dict, tuple[np.ndarray, np.ndarray]]:
+               train_args: list[str]) -> tuple[dict, dict[str, Scores]]:
     """split -> source -> metrics of the fold's model on its held-out sources, cropped as in training;
-    also the val split's P(mask) and labels, for choosing the unsure band on unseen sources."""
+    also each split's logits (divided by the model's temperature), labels and sources, for the
+    checks made on all folds' unseen faces together."""
     options = parse_args(["--data", *map(str, data), *train_args])
     model = load_model(model_file)
     dataset = load_dataset(data, model_info(model).input_size, split_csv=model_file.with_name("split.csv"),
                            locator=face_locator(options), crop_scale=options.crop_scale, include=held_out,
                            both_classes=False)
-    predictions = {split: split_predictions(model, dataset, split) for split in SPLITS}
-    metrics = {split: metrics_by_source(dataset, *predictions[split]) for split in SPLITS}
-    val_probs, val_labels, _ = predictions["val"]
-    return metrics, (val_probs, val_labels)
+    temperature = model_info(model).temperature
+    scores = {}
+    for split in SPLITS:
+        logits, labels, sources = split_logits(model, dataset, split)
+        scores[split] = Scores(logits / temperature, labels, sources)
+    metrics = {split: metrics_by_source(dataset, softmax(s.logits), s.labels, s.sources) for split, s in scores.items()}
+    return metrics, scores
 
 
-def pooled_unsure_band(val_predictions: list[tuple[np.ndarray, np.ndarray]]) -> dict:
+def pooled_unsure_band(folds: FoldScores) -> dict:
     """The unsure band chosen on every fold's held-out val images together: how the models behave on
     sources they never saw, which is what the app meets (a model's own val split is too easy)."""
-    probs = np.concatenate([p for p, _ in val_predictions])
-    labels = np.concatenate([l for _, l in val_predictions])
-    return unsure_band_report(probs, labels)
+    logits = np.concatenate([fold["val"].logits for fold in folds.values()])
+    labels = np.concatenate([fold["val"].labels for fold in folds.values()])
+    return unsure_band_report(softmax(logits), labels)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -120,26 +128,28 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(own)
     try:
         folds = parse_folds(args.fold, [s.name for s in discover_sources(args.data)])
-        results, val_predictions = {}, []
+        results, scores = {}, {}
         for name, held_out in folds.items():
             if args.only and name not in args.only:
                 continue
             model_file = run_fold(name, held_out, args.data, args.out, train_args)
-            metrics, val_prediction = score_fold(model_file, held_out, args.data, train_args)
+            metrics, scores[name] = score_fold(model_file, held_out, args.data, train_args)
             results[name] = {"held_out": list(held_out), **metrics}
-            val_predictions.append(val_prediction)
     except (SourceError, DatasetError, ModelFileError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    band = pooled_unsure_band(val_predictions) if val_predictions else None
+    band = pooled_unsure_band(scores) if scores else None
+    temperature = unseen_temperature(scores) if scores else None
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "heldout.json").write_text(json.dumps({**results, "unsure_band": band}, indent=2))
+    (args.out / "heldout.json").write_text(
+        json.dumps({**results, "unsure_band": band, "unseen_temperature": temperature}, indent=2))
     pooled = {source: metrics for fold in results.values() for source, metrics in fold["test"].items()}
     print(per_source_table(pooled, title="held-out sources, test split"))
     if band:
         print(f"\nunsure band on the held-out val images: {band['band'][0]:.2f}-{band['band'][1]:.2f} "
               f"({band['share_unsure']:.1%} of {band['faces']} faces inside; accuracy outside "
               f"{band['accuracy_outside']:.1%}, overall {band['accuracy_all']:.1%})")
+        print(summary_line(temperature))
     return 0
 
 
