@@ -46,3 +46,13 @@ def test_calibration_figures_count_only_wrong_answers_given_with_confidence():
     figures = calibration_figures(probs, labels, np.array(["x", "x", "y", "y"]))
     assert figures["confident_errors"] == 0.25  # only the second face
     assert figures["confident_errors_per_source"] == {"x": 0.5, "y": 0.0}
+
+
+def test_only_the_two_way_output_of_faces_wearing_a_mask_right_or_none_is_checked():
+    rng = np.random.default_rng(2)
+    folds = {name: fold(rng, 1.0, name, faces=300) for name in ("a", "b")}
+    with_third = {name: {split: Scores(np.column_stack([s.logits, np.full(len(s.labels), -5.0)]), s.labels, s.sources)
+                         for split, s in f.items()} for name, f in folds.items()}
+    worn = Scores(np.tile([4.0, 0.0, -5.0], (5, 1)), np.full(5, 2), np.array(["a"] * 5))
+    with_third["a"] = {split: Scores(*(np.concatenate(c) for c in zip(s, worn))) for split, s in with_third["a"].items()}
+    assert unseen_temperature(with_third) == unseen_temperature(folds)

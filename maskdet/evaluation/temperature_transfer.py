@@ -13,6 +13,7 @@ from typing import Mapping, NamedTuple
 
 import numpy as np
 
+from maskdet.config import CLASS_NAMES, MASK_INDEX, WORN_WRONG_INDEX
 from maskdet.evaluation.calibration import expected_calibration_error, fit_temperature, softmax
 from maskdet.evaluation.metrics import CONFIDENT
 
@@ -34,6 +35,14 @@ def pooled(folds: FoldScores, split: str) -> Scores:
     return Scores(*(np.concatenate(column) for column in zip(*parts)))
 
 
+def two_way(scores: Scores) -> Scores:
+    """The two-way output (mask against no mask) on the faces that wear a mask right or none: the
+    decision the held-out tables report (fold models never learn the worn-wrong verdict)."""
+    keep = scores.labels != WORN_WRONG_INDEX
+    columns = [CLASS_NAMES.index("no_mask"), MASK_INDEX]
+    return Scores(scores.logits[keep][:, columns], scores.labels[keep], scores.sources[keep])
+
+
 def calibration_figures(probs: np.ndarray, labels: np.ndarray, sources: np.ndarray) -> dict:
     """ECE and confident-error rate, pooled and per source."""
     wrong_and_sure = (probs.max(axis=1) >= CONFIDENT) & (probs.argmax(axis=1) != labels)
@@ -48,7 +57,9 @@ def calibration_figures(probs: np.ndarray, labels: np.ndarray, sources: np.ndarr
 
 def unseen_temperature(folds: FoldScores) -> dict:
     """The factor fitted on every fold's held-out val images, and the held-out test figures before and
-    after applying, to each fold, the factor fitted without it (leave one fold out)."""
+    after applying, to each fold, the factor fitted without it (leave one fold out); all for the
+    two-way output."""
+    folds = {name: {split: two_way(s) for split, s in fold.items()} for name, fold in folds.items()}
     factors = {}
     for name in folds:
         others = {other: scores for other, scores in folds.items() if other != name}
