@@ -45,3 +45,12 @@ def test_the_validation_split_can_be_compared_instead(tmp_path):
     folds = write_fold(tmp_path / "h.json", "f", {"one": figures(1.0, 10, 10)}, val={"one": figures(0.6, 10, 10)})
     table = comparison_table(dict([parse_recipe(f"a={folds}", "val"), parse_recipe(f"b={folds}")]))
     assert "60.0% / 100.0%" in table
+
+
+def test_the_noise_column_says_which_differences_chance_alone_could_make():
+    from maskdet.evaluation.fold_compare import noise
+
+    assert noise([0.9, 0.9], 75) == "±10.0%"  # 75 faces: ten points can be luck
+    assert noise([0.96, 0.96], 2800) == "±1.0%"
+    assert noise([1.0, 1.0], 100) != "±0.0%"  # two perfect scores are still a sample
+    assert noise([0.9], 0) == "–"

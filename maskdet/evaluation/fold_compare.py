@@ -3,6 +3,8 @@
 Each recipe is LABEL=FILE[,FILE...]: `heldout.json` files written by `maskdet crossval` (a recipe's
 folds may come from several runs), or a model's `metrics.json` whose `held_out_sources` holds them.
 Only sources every recipe scored are compared, so the pooled row weighs the same faces for each.
+The "± noise" column is how far two recipes' accuracies on that many faces can differ by chance
+alone (95%); differences inside it are not evidence, and run-to-run training spread comes on top.
 """
 
 from __future__ import annotations
@@ -60,19 +62,32 @@ def comparison_table(recipes: dict[str, dict[str, Mapping]]) -> str:
     if not shared:
         raise ValueError("the recipes share no held-out source")
     labels = " / ".join(recipes)
-    lines = [f"| source | images | accuracy ({labels}) | recall no_mask | recall mask | confident errors | ECE |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [f"| source | images | accuracy ({labels}) | ± noise | recall no_mask | recall mask | confident errors | ECE |",
+             "|---|---|---|---|---|---|---|---|"]
     for source in shared:
         rows = [figures[source] for figures in recipes.values()]
         columns = [[two_way(m)[0] for m in rows],
                    [recall(m, "no_mask") for m in rows], [recall(m, "mask") for m in rows],
                    [m["confident_errors"] for m in rows], [m["ece"] for m in rows]]
-        lines.append(f"| {source} | {two_way(rows[-1])[1]} | " + " | ".join(
-            " / ".join(percent(v) for v in column) for column in columns) + " |")
+        faces = two_way(rows[-1])[1]
+        cells = [" / ".join(percent(v) for v in column) for column in columns]
+        lines.append(f"| {source} | {faces} | {cells[0]} | {noise(columns[0], faces)} | " + " | ".join(cells[1:]) + " |")
     pooled = [pooled_accuracy(figures, shared) for figures in recipes.values()]
     images = sum(two_way(list(recipes.values())[-1][s])[1] for s in shared)
-    lines.append(f"| **pooled** | {images} | " + " / ".join(f"**{percent(v)}**" for v in pooled) + " | | | | |")
+    lines.append(f"| **pooled** | {images} | " + " / ".join(f"**{percent(v)}**" for v in pooled)
+                 + f" | {noise(pooled, images)} | | | | |")
     return "\n".join(lines)
+
+
+def noise(accuracies: list[float], faces: int) -> str:
+    """± the 95% half-width of the difference between two accuracies measured on `faces` faces each,
+    taken as independent (conservative for the same faces); the mean accuracy is shrunk towards
+    one half by one face each way, so that two perfect scores still show their uncertainty."""
+    if faces == 0:
+        return "–"
+    right = sum(a for a in accuracies if not math.isnan(a)) / max(1, sum(not math.isnan(a) for a in accuracies))
+    shrunk = (right * faces + 1) / (faces + 2)
+    return f"±{1.96 * math.sqrt(2 * shrunk * (1 - shrunk) / faces):.1%}"
 
 
 def pooled_accuracy(figures: Mapping[str, Mapping], sources: list[str]) -> float:
