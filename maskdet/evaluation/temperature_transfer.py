@@ -35,7 +35,7 @@ def pooled(folds: FoldScores, split: str) -> Scores:
     return Scores(*(np.concatenate(column) for column in zip(*parts)))
 
 
-def two_way(scores: Scores) -> Scores:
+def two_way_scores(scores: Scores) -> Scores:
     """The two-way output (mask against no mask) on the faces that wear a mask right or none: the
     decision the held-out tables report (fold models never learn the worn-wrong verdict)."""
     keep = scores.labels != WORN_WRONG_INDEX
@@ -59,7 +59,7 @@ def unseen_temperature(folds: FoldScores) -> dict:
     """The factor fitted on every fold's held-out val images, and the held-out test figures before and
     after applying, to each fold, the factor fitted without it (leave one fold out); all for the
     two-way output."""
-    folds = {name: {split: two_way(s) for split, s in fold.items()} for name, fold in folds.items()}
+    folds = {name: {split: two_way_scores(s) for split, s in fold.items()} for name, fold in folds.items()}
     factors = {}
     for name in folds:
         others = {other: scores for other, scores in folds.items() if other != name}
