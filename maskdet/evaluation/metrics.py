@@ -17,6 +17,8 @@ from maskdet.evaluation.calibration import expected_calibration_error
 
 CONFIDENT = 0.9
 CLASS_INDICES = list(range(len(CLASS_NAMES)))
+TWO_WAY_COLUMNS = [CLASS_NAMES.index("no_mask"), MASK_INDEX]
+"""The two-neuron output's columns (no mask, mask), in that order."""
 
 
 def classification_metrics(probs: np.ndarray, labels: np.ndarray) -> dict:
@@ -58,7 +60,7 @@ def two_way_accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
     kept = np.asarray(labels) != WORN_WRONG_INDEX
     if not kept.any():
         return float("nan")
-    two = np.array([CLASS_NAMES.index("no_mask"), MASK_INDEX])
+    two = np.array(TWO_WAY_COLUMNS)
     chosen = two[probs[kept][:, two].argmax(axis=1)]
     return float((chosen == np.asarray(labels)[kept]).mean())
 

@@ -13,9 +13,9 @@ from typing import Mapping, NamedTuple
 
 import numpy as np
 
-from maskdet.config import CLASS_NAMES, MASK_INDEX, WORN_WRONG_INDEX
+from maskdet.config import WORN_WRONG_INDEX
 from maskdet.evaluation.calibration import expected_calibration_error, fit_temperature, softmax
-from maskdet.evaluation.metrics import CONFIDENT
+from maskdet.evaluation.metrics import TWO_WAY_COLUMNS, confident_error_rate
 
 
 class Scores(NamedTuple):
@@ -39,19 +39,18 @@ def two_way_scores(scores: Scores) -> Scores:
     """The two-way output (mask against no mask) on the faces that wear a mask right or none: the
     decision the held-out tables report (fold models never learn the worn-wrong verdict)."""
     keep = scores.labels != WORN_WRONG_INDEX
-    columns = [CLASS_NAMES.index("no_mask"), MASK_INDEX]
-    return Scores(scores.logits[keep][:, columns], scores.labels[keep], scores.sources[keep])
+    return Scores(scores.logits[keep][:, TWO_WAY_COLUMNS], scores.labels[keep], scores.sources[keep])
 
 
 def calibration_figures(probs: np.ndarray, labels: np.ndarray, sources: np.ndarray) -> dict:
     """ECE and confident-error rate, pooled and per source."""
-    wrong_and_sure = (probs.max(axis=1) >= CONFIDENT) & (probs.argmax(axis=1) != labels)
     names = sorted(set(sources.tolist()))
     return {
         "ece": expected_calibration_error(probs, labels),
-        "confident_errors": float(wrong_and_sure.mean()),
+        "confident_errors": confident_error_rate(probs, labels),
         "ece_per_source": {n: expected_calibration_error(probs[sources == n], labels[sources == n]) for n in names},
-        "confident_errors_per_source": {n: float(wrong_and_sure[sources == n].mean()) for n in names},
+        "confident_errors_per_source": {n: confident_error_rate(probs[sources == n], labels[sources == n])
+                                        for n in names},
     }
 
 

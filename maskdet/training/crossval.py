@@ -23,15 +23,13 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
-
 from maskdet.training import train
 from maskdet.training.checkpoints import CHECKPOINT
 from maskdet.training.recipe import face_locator, parse_args
 from maskdet.data.dataset import DatasetError, load_dataset
 from maskdet.evaluation.calibration import softmax
 from maskdet.evaluation.evaluate import metrics_by_source, split_logits, unsure_band_report
-from maskdet.evaluation.temperature_transfer import FoldScores, Scores, summary_line, unseen_temperature
+from maskdet.evaluation.temperature_transfer import FoldScores, Scores, pooled, summary_line, unseen_temperature
 from maskdet.core.model import ModelFileError, load_model, model_info
 from maskdet.evaluation.report import per_source_table
 from maskdet.data.sources import SourceError, discover_sources
@@ -111,9 +109,8 @@ def score_fold(model_file: Path, held_out: tuple[str, ...], data: list[Path],
 def pooled_unsure_band(folds: FoldScores) -> dict:
     """The unsure band chosen on every fold's held-out val images together: how the models behave on
     sources they never saw, which is what the app meets (a model's own val split is too easy)."""
-    logits = np.concatenate([fold["val"].logits for fold in folds.values()])
-    labels = np.concatenate([fold["val"].labels for fold in folds.values()])
-    return unsure_band_report(softmax(logits), labels)
+    val = pooled(folds, "val")
+    return unsure_band_report(softmax(val.logits), val.labels)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
